@@ -1,0 +1,121 @@
+#include "proxy/access_log.hpp"
+
+#include <spdlog/sinks/stdout_sinks.h>
+
+#include <cstdio>
+#include <ctime>
+
+namespace certgate::proxy {
+namespace {
+
+void append_time(std::string& out, std::chrono::system_clock::time_point tp) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count();
+    std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    struct tm tm {};
+    gmtime_r(&secs, &tm);
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms % 1000));
+    out += buf;
+}
+
+void field(std::string& out, std::string_view key, std::string_view value) {
+    out += ",\"";
+    out += key;
+    out += "\":\"";
+    append_json_escaped(out, value);
+    out += '"';
+}
+
+void number(std::string& out, std::string_view key, double value, int decimals) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, ",\"%.*s\":%.*f", static_cast<int>(key.size()), key.data(),
+                  decimals, value);
+    out += buf;
+}
+
+}  // namespace
+
+void append_json_escaped(std::string& out, std::string_view s) {
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned char c : s) {
+        switch (c) {
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            default:
+                if (c < 0x20 || c == 0x7f) {
+                    out += "\\u00";
+                    out += hex[c >> 4];
+                    out += hex[c & 15];
+                } else {
+                    out += static_cast<char>(c);
+                }
+        }
+    }
+}
+
+AccessLog::AccessLog(std::string name)
+    : logger_(std::make_shared<spdlog::logger>(std::move(name),
+                                               std::make_shared<spdlog::sinks::stdout_sink_st>())) {
+    logger_->set_pattern("%v");
+    logger_->flush_on(spdlog::level::trace);
+    line_.reserve(1024);
+}
+
+void AccessLog::request(const RequestLogEntry& e) {
+    line_.clear();
+    line_ += "{\"time\":\"";
+    append_time(line_, e.time);
+    line_ += "\",\"level\":\"info\",\"event\":\"request\"";
+    field(line_, "client", e.client);
+    field(line_, "method", e.method);
+    field(line_, "path", e.path);
+    number(line_, "status", e.status, 0);
+    number(line_, "bytes_in", static_cast<double>(e.bytes_in), 0);
+    number(line_, "bytes_out", static_cast<double>(e.bytes_out), 0);
+    number(line_, "duration_ms", e.duration_ms, 3);
+    if (e.upstream_ms >= 0) number(line_, "upstream_ms", e.upstream_ms, 3);
+    field(line_, "policy", e.policy);
+    field(line_, "verify", e.verify);
+    if (!e.subject.empty()) field(line_, "subject", e.subject);
+    if (!e.fingerprint.empty()) field(line_, "fingerprint", e.fingerprint);
+    if (!e.request_id.empty()) field(line_, "request_id", e.request_id);
+    if (!e.reason.empty()) field(line_, "reason", e.reason);
+    if (!e.rule.empty()) field(line_, "rule", e.rule);
+    line_ += '}';
+    logger_->info(line_);
+}
+
+void AccessLog::event(std::string_view level, std::string_view event,
+                      const std::vector<std::pair<std::string_view, std::string>>& fields) {
+    line_.clear();
+    line_ += "{\"time\":\"";
+    append_time(line_, std::chrono::system_clock::now());
+    line_ += '"';
+    field(line_, "level", level);
+    field(line_, "event", event);
+    for (const auto& [k, v] : fields) field(line_, k, v);
+    line_ += '}';
+    logger_->info(line_);
+}
+
+AccessLog& process_log() {
+    static AccessLog log("certgate");
+    return log;
+}
+
+}  // namespace certgate::proxy

@@ -1,0 +1,311 @@
+#include "proxy/client_session.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/status.hpp>
+
+#include "policies/path.hpp"
+#include "policies/request_sanitizer.hpp"
+#include "policies/response_decorator.hpp"
+#include "proxy/http_writer.hpp"
+#include "proxy/worker.hpp"
+
+namespace certgate::proxy {
+
+namespace net = boost::asio;
+namespace http = boost::beast::http;
+using Clock = std::chrono::steady_clock;
+using boost::system::error_code;
+constexpr auto nothrow = net::as_tuple(net::use_awaitable);
+constexpr std::size_t kReadChunk = 16 * 1024;
+// A chunk header or trailer section longer than this is refused (a chunk extension flood).
+constexpr std::size_t kMaxChunkHeaderBytes = 16 * 1024;
+
+ClientSession::ClientSession(Worker& worker, net::ip::tcp::socket socket)
+    : worker_(worker),
+      snapshot_(worker.snapshot()),
+      stream_(std::move(socket), *snapshot_->asio_tls),
+      timer_(worker.io()) {
+    error_code ec;
+    auto ep = stream_.next_layer().remote_endpoint(ec);
+    if (!ec) {
+        client_ip_ = ep.address().to_string();
+        client_address_ = (ep.address().is_v6() ? "[" + client_ip_ + "]" : client_ip_) + ":" +
+                          std::to_string(ep.port());
+    }
+    stream_.next_layer().set_option(net::ip::tcp::no_delay(true), ec);
+    worker_.session_started(this);
+}
+
+ClientSession::~ClientSession() { worker_.session_ended(this); }
+
+void ClientSession::drain() {
+    close_after_response_ = true;
+    if (idle_) {
+        error_code ec;
+        stream_.next_layer().cancel(ec);
+    }
+}
+
+// Deadlines are lazy: arm() only moves a time point; the timer is re-armed when it fires
+// early. A passed deadline cancels (never closes) the sockets, so a 408 can still be sent.
+void ClientSession::arm(config::Duration d) {
+    timed_out_ = false;
+    deadline_ = Clock::now() + d;
+    if (deadline_ < timer_.expiry()) timer_.expires_at(deadline_);
+}
+
+void ClientSession::disarm() {
+    timed_out_ = false;
+    deadline_ = Clock::time_point::max();
+}
+
+net::awaitable<void> ClientSession::watchdog() {
+    auto self = shared_from_this();
+    while (!closed_) {
+        co_await timer_.async_wait(nothrow);
+        if (closed_) break;
+        if (Clock::now() >= deadline_) {
+            timed_out_ = true;
+            deadline_ = Clock::time_point::max();
+            error_code ec;
+            stream_.next_layer().cancel(ec);
+            if (active_upstream_) active_upstream_->stream.socket().cancel(ec);
+        }
+        timer_.expires_at(deadline_);
+    }
+}
+
+net::awaitable<void> ClientSession::run() {
+    auto self = shared_from_this();
+    const auto& limits = snapshot_->config.limits;
+    timer_.expires_at(Clock::time_point::max());
+    arm(limits.header_timeout);  // from accept, handshake included
+    net::co_spawn(timer_.get_executor(), watchdog(), net::detached);
+
+    auto [hec] = co_await stream_.async_handshake(net::ssl::stream_base::server, nothrow);
+    if (hec) {
+        PeerVerification v = peer_verification(stream_.native_handle());
+        std::string reason = timed_out_ ? "handshake timed out" : hec.message();
+        if (v.presented && v.error != X509_V_OK)
+            reason = std::string("client certificate rejected: ") +
+                     X509_verify_cert_error_string(v.error);
+        worker_.log().event("info", "handshake_failed",
+                            {{"client", client_address_}, {"reason", reason}});
+    } else {
+        SSL* ssl = stream_.native_handle();
+        PeerVerification v = peer_verification(ssl);
+        if (v.presented) {
+            std::optional<std::string> failure;
+            if (v.error != X509_V_OK) failure = X509_verify_cert_error_string(v.error);
+            identity_ = policies::describe_certificate(SSL_get0_peer_certificate(ssl),
+                                                       SSL_get_peer_cert_chain(ssl), failure);
+        }
+        verify_value_ = policies::verify_header_value(identity_);
+        while (!closed_ && co_await serve_one()) {
+            first_request_ = false;
+        }
+    }
+    co_await close_connection();
+}
+
+net::awaitable<void> ClientSession::close_connection() {
+    if (closed_) co_return;
+    // Lingering close: stop sending, then discard what the client still sends for a moment,
+    // so that unread request bytes do not turn our last response into a connection reset.
+    auto& sock = stream_.next_layer();
+    error_code ec;
+    sock.shutdown(net::socket_base::shutdown_send, ec);
+    if (!ec) {
+        arm(std::chrono::milliseconds(1000));
+        std::size_t drained = 0;
+        char scratch[4096];
+        while (drained < 256 * 1024) {
+            auto [rec, n] = co_await sock.async_read_some(net::buffer(scratch), nothrow);
+            if (rec) break;
+            drained += n;
+        }
+    }
+    closed_ = true;
+    timer_.cancel();
+    sock.close(ec);
+}
+
+net::awaitable<ClientSession::Io> ClientSession::write_client(
+    const std::array<net::const_buffer, 4>& buffers) {
+    arm(snapshot_->config.limits.body_idle_timeout);
+    auto [ec, n] = co_await net::async_write(stream_, buffers, nothrow);
+    if (!ec) co_return Io::ok;
+    co_return timed_out_ ? Io::timed_out : Io::failed;
+}
+
+net::awaitable<ClientSession::HeadOutcome> ClientSession::read_head(Request& r,
+                                                                    RequestParser& parser) {
+    const auto& limits = snapshot_->config.limits;
+    std::size_t scanned = 0;
+    if (!first_request_) {
+        if (in_.size() == 0) {
+            idle_ = true;
+            arm(limits.idle_timeout);
+        } else {
+            arm(limits.header_timeout);
+        }
+    }
+    for (;;) {
+        auto bytes = std::string_view(static_cast<const char*>(in_.data().data()), in_.size());
+        auto scan = policies::scan_request_head(bytes, limits.max_request_header_bytes, scanned);
+        using S = policies::HeadScan::Status;
+        if (scan.status == S::malformed) {
+            co_await respond_local(r, {400, "bad request", scan.rule}, true);
+            co_return HeadOutcome::refused;
+        }
+        if (scan.status == S::too_large) {
+            co_await respond_local(
+                r, {431, "request header fields too large", "limits.max_request_header_bytes"},
+                true);
+            co_return HeadOutcome::refused;
+        }
+        if (scan.status == S::complete) {
+            error_code ec;
+            auto head = net::buffer(in_.data() + scan.leading_empty_lines,
+                                    scan.head_end - scan.leading_empty_lines);
+            parser.put(head, ec);
+            in_.consume(scan.head_end);
+            if (ec || !parser.is_header_done()) {
+                co_await respond_local(r, {400, "bad request", "framing.parse"}, true);
+                co_return HeadOutcome::refused;
+            }
+            if (auto refusal = policies::check_request_framing(head_)) {
+                co_await respond_local(r, *refusal, true);
+                co_return HeadOutcome::refused;
+            }
+            co_return HeadOutcome::ready;
+        }
+        scanned = scan.scanned;
+        if (idle_ && (close_after_response_ || worker_.draining())) co_return HeadOutcome::closed;
+        auto [ec, n] = co_await stream_.async_read_some(in_.prepare(kReadChunk), nothrow);
+        in_.commit(n);
+        if (ec) {
+            bool partial = in_.size() > 0 && !idle_;
+            idle_ = false;
+            if (timed_out_ && partial) {
+                co_await respond_local(r, {408, "request timeout", "limits.header_timeout"}, true);
+                co_return HeadOutcome::refused;
+            }
+            co_return HeadOutcome::closed;
+        }
+        if (idle_) {  // the first byte of the next request: its header is now on the clock
+            idle_ = false;
+            arm(limits.header_timeout);
+        }
+    }
+}
+
+net::awaitable<bool> ClientSession::serve_one() {
+    Request r;
+    head_.clear();
+    RequestParser parser(head_);
+    parser.header_limit(
+        static_cast<std::uint32_t>(snapshot_->config.limits.max_request_header_bytes + 1024));
+    parser.body_limit(boost::none);  // certgate enforces max_request_body_bytes itself
+    parser.eager(false);
+
+    auto outcome = co_await read_head(r, parser);
+    if (outcome == HeadOutcome::closed) co_return false;
+    if (outcome == HeadOutcome::refused) {
+        finish_log(r);
+        co_return false;
+    }
+    const auto& cfg = snapshot_->config;
+    const bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
+    r.body_read = !has_body;
+    if (policies::is_last_request(head_)) close_after_response_ = true;
+
+    auto normalized = policies::normalize_target(head_.target);
+    if (normalized.refusal) {
+        r.path = head_.target;
+        co_await respond_local(r, *normalized.refusal, true);
+        finish_log(r);
+        co_return false;
+    }
+    r.path = std::move(normalized.target->path);
+    r.query = std::move(normalized.target->query);
+    r.policy = policies::route(cfg.policies, r.path);
+
+    policies::strip_hop_by_hop(head_.headers);
+    policies::strip_spoofable(head_.headers, snapshot_->spoof_rules);
+    r.request_id = policies::set_forwarding_headers(head_.headers, cfg.forwarded, client_ip_,
+                                                    worker_.request_ids().next());
+
+    std::optional<policies::Refusal> refusal;
+    if (!r.policy) {
+        refusal = policies::Refusal{404, "no policy for this path", "route"};
+    } else {
+        const auto& policy = cfg.policies[*r.policy];
+        refusal = policies::check_certificate_requirement(policy.client_certificate, identity_);
+        if (!refusal && cfg.limits.max_request_body_bytes > 0 &&
+            parser.content_length().value_or(0) > cfg.limits.max_request_body_bytes)
+            refusal =
+                policies::Refusal{413, "request body too large", "limits.max_request_body_bytes"};
+        if (!refusal)
+            policies::write_identity_headers(head_.headers, cfg.identity.headers,
+                                             policy.client_certificate, identity_);
+    }
+    if (refusal) {
+        co_await respond_local(r, *refusal, has_body || close_after_response_);
+        finish_log(r);
+        co_return !closed_ && !has_body && !close_after_response_;
+    }
+
+    bool keep = co_await forward(r, parser);
+    finish_log(r);
+    co_return keep && !close_after_response_ && !closed_;
+}
+
+net::awaitable<void> ClientSession::respond_local(Request& r, const policies::Refusal& refusal,
+                                                  bool close) {
+    r.status = refusal.status;
+    r.reason = refusal.reason;
+    r.rule = refusal.rule;
+    if (close) close_after_response_ = true;
+    response_.clear();
+    response_.status = refusal.status;
+    response_.headers.add("Content-Type", "text/plain; charset=utf-8");
+    policies::decorate_response(response_.headers, snapshot_->rules_for(r.policy));
+    std::string body = refusal.reason + "\n";
+    out_.clear();
+    serialize_response_head(out_, response_,
+                            http::obsolete_reason(static_cast<http::status>(refusal.status)),
+                            BodyFraming::length, body.size(), close_after_response_, false);
+    r.bytes_out = body.size();
+    const std::array<net::const_buffer, 4> buffers0{net::buffer(out_), net::buffer(body)};
+    co_await write_client(buffers0);
+}
+
+void ClientSession::finish_log(Request& r) {
+    RequestLogEntry e;
+    e.time = r.time;
+    e.client = client_address_;
+    e.method = head_.method;
+    e.path = r.path.empty() ? std::string_view(head_.target) : std::string_view(r.path);
+    e.status = r.status;
+    e.bytes_in = r.bytes_in;
+    e.bytes_out = r.bytes_out;
+    e.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - r.start).count();
+    e.upstream_ms = r.upstream_ms;
+    e.policy = snapshot_->policy_name(r.policy);
+    e.verify = verify_value_;
+    e.subject = identity_.subject;
+    e.fingerprint = identity_.fingerprint;
+    e.request_id = r.request_id;
+    e.reason = r.reason;
+    e.rule = r.rule;
+    worker_.log().request(e);
+}
+
+}  // namespace certgate::proxy

@@ -1,0 +1,115 @@
+// One client connection: TLS handshake, then a keep-alive loop of requests, each going
+// framing checks -> hop-by-hop -> strip identity -> route -> authorize -> add identity ->
+// forward -> decorate response. Every response, the app's and certgate's own, leaves through
+// the same decorate step.
+#pragma once
+
+#include <array>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "policies/client_identity.hpp"
+#include "policies/refusal.hpp"
+#include "policies/request_head.hpp"
+#include "proxy/http_parsers.hpp"
+#include "proxy/snapshot.hpp"
+#include "proxy/upstream_pool.hpp"
+
+namespace certgate::proxy {
+
+class Worker;
+
+class ClientSession : public std::enable_shared_from_this<ClientSession> {
+public:
+    ClientSession(Worker& worker, boost::asio::ip::tcp::socket socket);
+    ~ClientSession();
+
+    boost::asio::awaitable<void> run();
+    // Shutdown: an idle connection closes now, a busy one after its current response.
+    void drain();
+
+private:
+    struct Request {
+        std::chrono::system_clock::time_point time = std::chrono::system_clock::now();
+        std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+        std::optional<std::size_t> policy;
+        std::string path;
+        std::string query;
+        std::string request_id;
+        int status = 0;
+        std::uint64_t bytes_in = 0;
+        std::uint64_t bytes_out = 0;
+        double upstream_ms = -1;
+        std::string reason;
+        std::string rule;
+        bool body_read = true;  // the request body, if any, has been consumed from the client
+    };
+    enum class HeadOutcome { ready, closed, refused };
+    enum class Io { ok, failed, timed_out };
+    enum class Send {
+        ok,
+        upstream_failed,
+        upstream_timeout,
+        client_gone,
+        client_timeout,
+        too_large,
+        bad_body
+    };
+
+    boost::asio::awaitable<void> watchdog();
+    void arm(config::Duration d);
+    void disarm();
+
+    boost::asio::awaitable<bool> serve_one();
+    boost::asio::awaitable<HeadOutcome> read_head(Request& r, RequestParser& parser);
+    boost::asio::awaitable<bool> forward(Request& r, RequestParser& parser);
+    boost::asio::awaitable<Send> send_request(Request& r, RequestParser& parser,
+                                              UpstreamConnection& up, bool chunked);
+    boost::asio::awaitable<Io> write_upstream(UpstreamConnection& up,
+                                              const std::array<boost::asio::const_buffer, 4>& b);
+    boost::asio::awaitable<Io> read_response_head(UpstreamConnection& up,
+                                                  std::optional<ResponseParser>& rp, bool head,
+                                                  bool& got_bytes);
+    boost::asio::awaitable<bool> relay_response(Request& r, UpstreamConnection& up,
+                                                ResponseParser& rp, bool head_request,
+                                                bool& upstream_reusable);
+    boost::asio::awaitable<void> respond_local(Request& r, const policies::Refusal& refusal,
+                                               bool close);
+    boost::asio::awaitable<Io> write_client(const std::array<boost::asio::const_buffer, 4>& b);
+    boost::asio::awaitable<void> close_connection();
+    void finish_log(Request& r);
+
+    Worker& worker_;
+    std::shared_ptr<const Snapshot> snapshot_;
+    boost::beast::ssl_stream<boost::asio::ip::tcp::socket> stream_;
+    boost::asio::steady_timer timer_;
+    std::chrono::steady_clock::time_point deadline_;
+    UpstreamConnection* active_upstream_ = nullptr;  // cancelled too when a deadline passes
+    bool timed_out_ = false;
+    bool closed_ = false;
+    bool idle_ = false;  // waiting for the next request, nothing received yet
+    bool close_after_response_ = false;
+    bool first_request_ = true;
+
+    std::string client_address_;  // "ip:port"
+    std::string client_ip_;
+    policies::ClientIdentity identity_;
+    std::string verify_value_;
+
+    boost::beast::flat_buffer in_;  // bytes from the client not yet consumed
+    policies::RequestHead head_;
+    ResponseHead response_;
+    std::string request_out_;  // serialized request head toward the app
+    std::string out_;          // serialized response head toward the client
+    char chunk_header_[24];
+};
+
+}  // namespace certgate::proxy

@@ -1,0 +1,29 @@
+// The process: worker threads, signals (SIGHUP reload, SIGTERM/SIGINT drain), shutdown.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/snapshot.hpp"
+
+namespace certgate::proxy {
+
+class Worker;
+
+class Server {
+public:
+    Server(std::string config_path, std::shared_ptr<const Snapshot> snapshot);
+    ~Server();
+    // Binds, serves until SIGTERM/SIGINT, drains. Returns the process exit code.
+    int run();
+
+private:
+    void reload();
+
+    std::string config_path_;
+    std::shared_ptr<const Snapshot> snapshot_;
+    std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+}  // namespace certgate::proxy

@@ -1,0 +1,52 @@
+#include "proxy/snapshot.hpp"
+
+#include "policies/path.hpp"
+
+namespace certgate::proxy {
+
+std::shared_ptr<const Snapshot> build_snapshot(config::Config config) {
+    auto s = std::make_shared<Snapshot>();
+    s->tls = build_tls_context(config);
+    SSL_CTX_up_ref(s->tls.context.get());  // asio's context frees the handle it is given
+    s->asio_tls = std::make_shared<boost::asio::ssl::context>(s->tls.context.get());
+    s->spoof_rules = policies::compile_spoof_rules(config.identity);
+    for (const auto& p : config.policies)
+        s->response_rules.push_back(policies::compile_response_rules(p));
+    if (auto root = policies::route(config.policies, "/")) {
+        s->fallback_rules = s->response_rules[*root];
+        s->fallback_policy_name = config.policies[*root].name;
+    } else {
+        s->fallback_rules = policies::compile_response_rules(config::Policy{});
+        s->fallback_policy_name = "-";
+    }
+    s->handshake_requires_certificate = config.every_policy_requires_certificate();
+    s->config = std::move(config);
+    return s;
+}
+
+std::shared_ptr<const Snapshot> load_snapshot(const std::string& config_path) {
+    return build_snapshot(config::load_config(config_path));
+}
+
+std::vector<std::string> snapshot_warnings(const Snapshot& s) {
+    std::vector<std::string> warnings = s.tls.warnings;
+    const auto& policies = s.config.policies;
+    for (size_t j = 0; j < policies.size(); ++j) {
+        bool reachable = false;
+        for (const auto& path : policies[j].paths) {
+            bool shadowed = false;
+            for (size_t i = 0; i < j && !shadowed; ++i)
+                for (const auto& earlier : policies[i].paths)
+                    if (policies::path_matches(earlier, path)) shadowed = true;
+            if (!shadowed) reachable = true;
+        }
+        if (!reachable)
+            warnings.push_back("policy \"" + policies[j].name +
+                               "\" is unreachable: earlier policies match all of its paths");
+    }
+    if (!policies::route(policies, "/"))
+        warnings.push_back("no policy matches \"/\": requests no policy matches get 404");
+    return warnings;
+}
+
+}  // namespace certgate::proxy

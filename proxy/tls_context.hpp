@@ -1,0 +1,48 @@
+// Builds the server's TLS context from the configuration: certificate chain, key, client
+// CAs, CRLs for the whole chain, depth, protocol floor, security level 2, no renegotiation.
+// Also records client-certificate verification errors so that a request-level policy can
+// judge a handshake that was allowed to complete.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace certgate::proxy {
+
+using SslCtxPtr = std::shared_ptr<SSL_CTX>;
+
+// One certificate named by the config, for `certgate check` and expiry warnings.
+struct CertificateSummary {
+    std::string role;  // "server", "client CA"
+    std::string subject;
+    std::string not_after;  // RFC 3339
+    std::chrono::system_clock::time_point expires;
+};
+
+struct TlsBuild {
+    SslCtxPtr context;
+    std::vector<CertificateSummary> certificates;
+    std::vector<std::string> warnings;
+};
+
+// Opens every file the tls section names and builds the context. Throws config::ConfigError
+// with file:line:col of the offending key (unreadable file, key mismatch, broken chain, CRL
+// not issued by a configured CA, ...), listing every problem found.
+TlsBuild build_tls_context(const config::Config& config);
+
+// The first verification error recorded for a connection's client certificate (X509_V_OK if
+// none), surviving session resumption. Empty optional: no certificate was presented.
+struct PeerVerification {
+    bool presented = false;
+    long error = 0;  // X509_V_OK when it verified
+};
+PeerVerification peer_verification(SSL* ssl);
+
+}  // namespace certgate::proxy

@@ -1,0 +1,113 @@
+#include "proxy/upstream_pool.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace certgate::proxy {
+
+namespace net = boost::asio;
+using generic_endpoint = net::generic::stream_protocol::endpoint;
+constexpr auto nothrow = net::as_tuple(net::use_awaitable);
+
+UpstreamPool::UpstreamPool(net::io_context& ioc, config::Upstream upstream)
+    : ioc_(ioc), upstream_(std::move(upstream)), sweep_timer_(ioc) {
+    net::co_spawn(ioc_, sweep_loop(), net::detached);
+}
+
+UpstreamPool::~UpstreamPool() { close_all(); }
+
+void UpstreamPool::close_all() {
+    stopped_ = true;
+    sweep_timer_.cancel();
+    idle_.clear();
+}
+
+// A connection the app closed while it sat in the pool reads EOF (or has stray bytes):
+// detect it with a non-blocking peek instead of finding out on the request.
+bool UpstreamPool::still_usable(UpstreamConnection& c) const {
+    if (std::chrono::steady_clock::now() - c.idle_since >= upstream_.idle_timeout) return false;
+    char byte;
+    ssize_t n = ::recv(c.stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+net::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::acquire(AcquireError& error,
+                                                                          bool fresh_only) {
+    error = AcquireError::none;
+    while (!fresh_only && !idle_.empty()) {
+        auto c = std::move(idle_.back());
+        idle_.pop_back();
+        if (still_usable(*c)) {
+            c->reused = true;
+            co_return c;
+        }
+    }
+    auto c = std::make_unique<UpstreamConnection>(ioc_.get_executor());
+    c->stream.expires_after(upstream_.connect_timeout);
+    boost::system::error_code ec;
+    if (upstream_.kind == config::Upstream::Kind::unix_socket) {
+        generic_endpoint ep(net::local::stream_protocol::endpoint(upstream_.socket_path));
+        std::tie(ec) = co_await c->stream.async_connect(ep, nothrow);
+    } else {
+        boost::system::error_code parse_ec;
+        auto address = net::ip::make_address(upstream_.host, parse_ec);
+        std::vector<net::ip::tcp::endpoint> endpoints;
+        if (!parse_ec) {
+            endpoints.emplace_back(address, upstream_.port);
+        } else {
+            net::ip::tcp::resolver resolver(ioc_);
+            auto [rec, results] = co_await resolver.async_resolve(
+                upstream_.host, std::to_string(upstream_.port), nothrow);
+            ec = rec;
+            if (!rec)
+                for (const auto& r : results) endpoints.push_back(r.endpoint());
+        }
+        if (endpoints.empty() && !ec) ec = net::error::host_not_found;
+        for (const auto& ep : endpoints) {
+            c->stream.close();
+            std::tie(ec) = co_await c->stream.async_connect(generic_endpoint(ep), nothrow);
+            if (!ec || ec == net::error::timed_out) break;
+        }
+        if (!ec) {
+            int one = 1;
+            ::setsockopt(c->stream.socket().native_handle(), IPPROTO_TCP, TCP_NODELAY, &one,
+                         sizeof one);
+        }
+    }
+    if (ec) {
+        error = ec == net::error::timed_out ? AcquireError::connect_timeout
+                                            : AcquireError::connect_failed;
+        co_return nullptr;
+    }
+    c->stream.expires_never();
+    co_return c;
+}
+
+void UpstreamPool::release(std::unique_ptr<UpstreamConnection> c) {
+    if (stopped_ || idle_.size() >= upstream_.max_idle_connections) return;
+    c->stream.expires_never();
+    c->idle_since = std::chrono::steady_clock::now();
+    c->buffer.clear();
+    idle_.push_back(std::move(c));
+}
+
+net::awaitable<void> UpstreamPool::sweep_loop() {
+    while (!stopped_) {
+        sweep_timer_.expires_after(upstream_.idle_timeout / 2 + std::chrono::milliseconds(1));
+        co_await sweep_timer_.async_wait(nothrow);
+        if (stopped_) break;
+        auto now = std::chrono::steady_clock::now();
+        std::erase_if(idle_,
+                      [&](const auto& c) { return now - c->idle_since >= upstream_.idle_timeout; });
+    }
+}
+
+}  // namespace certgate::proxy

@@ -1,0 +1,60 @@
+// Keep-alive connections to the app, one pool per worker thread (no locks). TCP or a unix
+// socket behind one generic stream type.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/basic_stream.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace certgate::proxy {
+
+using UpstreamStream =
+    boost::beast::basic_stream<boost::asio::generic::stream_protocol, boost::asio::any_io_executor,
+                               boost::beast::unlimited_rate_policy>;
+
+struct UpstreamConnection {
+    explicit UpstreamConnection(boost::asio::any_io_executor ex) : stream(ex) {}
+    UpstreamStream stream;
+    boost::beast::flat_buffer buffer;  // response bytes read but not yet parsed
+    std::chrono::steady_clock::time_point idle_since;
+    bool reused = false;  // taken from the pool rather than freshly connected
+};
+
+enum class AcquireError { none, connect_failed, connect_timeout };
+
+class UpstreamPool {
+public:
+    UpstreamPool(boost::asio::io_context& ioc, config::Upstream upstream);
+    ~UpstreamPool();
+
+    // A pooled connection still open and idle for less than idle_timeout, or a new one.
+    // `fresh_only` skips the pool (the retry after a reused connection failed).
+    boost::asio::awaitable<std::unique_ptr<UpstreamConnection>> acquire(AcquireError& error,
+                                                                        bool fresh_only = false);
+    // Returns a connection whose last exchange ended cleanly.
+    void release(std::unique_ptr<UpstreamConnection> connection);
+    // Closes every idle connection (shutdown).
+    void close_all();
+    std::size_t idle_count() const { return idle_.size(); }
+
+private:
+    boost::asio::awaitable<void> sweep_loop();
+    bool still_usable(UpstreamConnection& c) const;
+
+    boost::asio::io_context& ioc_;
+    config::Upstream upstream_;
+    std::vector<std::unique_ptr<UpstreamConnection>> idle_;  // most recently used last
+    boost::asio::steady_timer sweep_timer_;
+    bool stopped_ = false;
+};
+
+}  // namespace certgate::proxy

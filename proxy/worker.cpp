@@ -1,0 +1,131 @@
+#include "proxy/worker.hpp"
+
+#include <openssl/rand.h>
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "proxy/client_session.hpp"
+
+namespace certgate::proxy {
+
+namespace net = boost::asio;
+constexpr auto nothrow = net::as_tuple(net::use_awaitable);
+
+RequestIdGenerator::RequestIdGenerator() {
+    std::uint64_t seed[2] = {0x9E3779B97F4A7C15ull, 0xD1B54A32D192ED03ull};
+    RAND_bytes(reinterpret_cast<unsigned char*>(seed), sizeof seed);
+    s0_ = seed[0] | 1;
+    s1_ = seed[1];
+}
+
+std::string RequestIdGenerator::next() {
+    static const char hex[] = "0123456789abcdef";
+    std::string id(32, '0');
+    for (int half = 0; half < 2; ++half) {
+        std::uint64_t x = s0_, y = s1_;  // xorshift128+
+        s0_ = y;
+        x ^= x << 23;
+        s1_ = x ^ y ^ (x >> 17) ^ (y >> 26);
+        std::uint64_t v = s1_ + y;
+        for (int i = 0; i < 16; ++i) id[half * 16 + i] = hex[(v >> (i * 4)) & 15];
+    }
+    return id;
+}
+
+Worker::Worker(unsigned index, std::shared_ptr<const Snapshot> snapshot)
+    : index_(index),
+      ioc_(std::make_unique<net::io_context>(1)),
+      snapshot_(std::move(snapshot)),
+      pool_(std::make_unique<UpstreamPool>(*ioc_, snapshot_->config.upstream)),
+      log_("worker-" + std::to_string(index)),
+      slot_free_(*ioc_) {
+    const auto& cfg = snapshot_->config;
+    unsigned workers =
+        cfg.workers ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
+    max_sessions_ = std::max<std::size_t>(1, (cfg.limits.max_connections + workers - 1) / workers);
+}
+
+Worker::~Worker() {
+    join();
+    pool_.reset();
+    acceptor_.reset();
+    ioc_.reset();  // destroys unfinished sessions while sessions_ is still alive
+}
+
+void Worker::listen() {
+    const auto& ep_cfg = snapshot_->config.listen;
+    net::ip::tcp::endpoint ep(net::ip::make_address(ep_cfg.host), ep_cfg.port);
+    acceptor_.emplace(*ioc_);
+    acceptor_->open(ep.protocol());
+    acceptor_->set_option(net::socket_base::reuse_address(true));
+    int one = 1;
+    // Each worker has its own listening socket on the same port: the kernel spreads new
+    // connections across them, and no accept path is shared between threads.
+    ::setsockopt(acceptor_->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (ep.address().is_v6()) acceptor_->set_option(net::ip::v6_only(false));
+    acceptor_->bind(ep);
+    acceptor_->listen(net::socket_base::max_listen_connections);
+}
+
+void Worker::start() {
+    net::co_spawn(*ioc_, accept_loop(), net::detached);
+    thread_ = std::thread([this] { ioc_->run(); });
+}
+
+void Worker::join() {
+    if (thread_.joinable()) thread_.join();
+}
+
+void Worker::begin_drain() {
+    net::post(*ioc_, [this] {
+        draining_ = true;
+        boost::system::error_code ec;
+        if (acceptor_) acceptor_->close(ec);
+        slot_free_.cancel();
+        pool_->close_all();
+        for (auto* s : sessions_) s->drain();
+    });
+}
+
+void Worker::replace_snapshot(std::shared_ptr<const Snapshot> snapshot) {
+    net::post(*ioc_, [this, snapshot = std::move(snapshot)]() mutable {
+        snapshot_ = std::move(snapshot);
+    });
+}
+
+void Worker::stop() { ioc_->stop(); }
+
+void Worker::session_ended(ClientSession* s) {
+    sessions_.erase(s);
+    slot_free_.cancel();
+}
+
+net::awaitable<void> Worker::accept_loop() {
+    net::steady_timer backoff(*ioc_);
+    while (!draining_) {
+        while (sessions_.size() >= max_sessions_ && !draining_) {
+            // At max_connections: leave further connections in the kernel's backlog.
+            slot_free_.expires_at(net::steady_timer::time_point::max());
+            co_await slot_free_.async_wait(nothrow);
+        }
+        if (draining_) break;
+        auto [ec, socket] = co_await acceptor_->async_accept(nothrow);
+        if (ec) {
+            if (draining_ || ec == net::error::operation_aborted) break;
+            log_.event("error", "accept_failed", {{"error", ec.message()}});
+            backoff.expires_after(std::chrono::milliseconds(50));  // e.g. out of descriptors
+            co_await backoff.async_wait(nothrow);
+            continue;
+        }
+        auto session = std::make_shared<ClientSession>(*this, std::move(socket));
+        net::co_spawn(*ioc_, session->run(), net::detached);
+    }
+}
+
+}  // namespace certgate::proxy

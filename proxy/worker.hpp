@@ -1,0 +1,80 @@
+// One worker thread: its own io_context, acceptor (SO_REUSEPORT), upstream pool, log and
+// request-id source. Nothing here is shared with other workers, so the request path takes
+// no locks.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_set>
+
+#include "proxy/access_log.hpp"
+#include "proxy/snapshot.hpp"
+#include "proxy/upstream_pool.hpp"
+
+namespace certgate::proxy {
+
+class ClientSession;
+
+// Fast, non-cryptographic request ids: 32 hex characters from a per-worker xorshift.
+class RequestIdGenerator {
+public:
+    RequestIdGenerator();
+    std::string next();
+
+private:
+    std::uint64_t s0_, s1_;
+};
+
+class Worker {
+public:
+    Worker(unsigned index, std::shared_ptr<const Snapshot> snapshot);
+    ~Worker();
+
+    // Binds the listening socket (throws std::system_error on failure).
+    void listen();
+    void start();  // runs the io_context on a new thread
+    void join();
+    // Stops accepting; idle connections close, requests in flight finish. Thread-safe.
+    void begin_drain();
+    // New connections use `snapshot` from now on; open ones keep theirs. Thread-safe.
+    void replace_snapshot(std::shared_ptr<const Snapshot> snapshot);
+    // Forcibly closes everything left. Thread-safe.
+    void stop();
+
+    // Used by sessions (worker thread only).
+    boost::asio::io_context& io() { return *ioc_; }
+    const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
+    UpstreamPool& pool() { return *pool_; }
+    AccessLog& log() { return log_; }
+    RequestIdGenerator& request_ids() { return ids_; }
+    bool draining() const { return draining_; }
+    void session_started(ClientSession* s) { sessions_.insert(s); }
+    void session_ended(ClientSession* s);
+    std::size_t open_sessions() const { return sessions_.size(); }
+
+private:
+    boost::asio::awaitable<void> accept_loop();
+
+    unsigned index_;
+    // Destroyed explicitly after the members its pending handlers refer to are still valid.
+    std::unique_ptr<boost::asio::io_context> ioc_;
+    std::shared_ptr<const Snapshot> snapshot_;
+    std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
+    std::unique_ptr<UpstreamPool> pool_;
+    AccessLog log_;
+    RequestIdGenerator ids_;
+    std::unordered_set<ClientSession*> sessions_;
+    boost::asio::steady_timer slot_free_;  // wakes the accept loop when under max_connections
+    std::size_t max_sessions_;
+    bool draining_ = false;
+    std::thread thread_;
+};
+
+}  // namespace certgate::proxy
