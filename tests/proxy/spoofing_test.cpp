@@ -1,0 +1,130 @@
+// SPEC "Request sanitizing" steps 2-4: no client-sent header can pass for an identity
+// header, whatever its spelling, and the app sees exactly one copy, written by certgate.
+#include "proxy/proxy_fixture.hpp"
+
+namespace certgate::testing {
+namespace {
+
+constexpr const char* kRealDn = "CN=billing,O=Example Corp,C=US";
+
+class SpoofingTest : public ProxyTest {
+protected:
+    void SetUp() override {
+        ProxyTest::SetUp();
+        start();
+    }
+    SeenRequest send_with(const std::string& headers, const ClientOptions& client) {
+        auto r = https_request(port(), client, get_request("/", headers));
+        EXPECT_TRUE(r);
+        if (r) {
+            EXPECT_EQ(r->status, 200);
+        }
+        EXPECT_TRUE(upstream->wait_for_requests(1));
+        auto seen = upstream->requests();
+        return seen.empty() ? SeenRequest{} : seen.back();
+    }
+    SeenRequest send_with(const std::string& headers) { return send_with(headers, good_client()); }
+};
+
+TEST_F(SpoofingTest, ReplacesExactIdentityHeader) {
+    auto seen = send_with("X-SSL-Client-DN: CN=admin\r\n");
+    EXPECT_EQ(count_header(seen.headers, "X-SSL-Client-DN"), 1u);
+    EXPECT_EQ(seen.header("X-SSL-Client-DN"), kRealDn);
+}
+TEST_F(SpoofingTest, ReplacesMixedCaseIdentityHeader) {
+    auto seen = send_with("x-ssl-CLIENT-verify: SUCCESS\r\nX-Ssl-Client-Dn: CN=admin\r\n");
+    EXPECT_EQ(count_header(seen.headers, "X-SSL-Client-Verify"), 1u);
+    EXPECT_EQ(count_header(seen.headers, "X-SSL-Client-DN"), 1u);
+    EXPECT_EQ(seen.header("X-SSL-Client-DN"), kRealDn);
+}
+TEST_F(SpoofingTest, DropsUnderscoreVariantOfIdentityHeader) {
+    auto seen = send_with("X_SSL_CLIENT_DN: CN=admin\r\nX-SSL_Client-Verify: SUCCESS\r\n");
+    for (const auto& [k, v] : seen.headers) {
+        EXPECT_EQ(k.find('_'), std::string::npos) << k;
+        EXPECT_NE(v, "CN=admin");
+    }
+    EXPECT_EQ(seen.header("X-SSL-Client-DN"), kRealDn);
+}
+TEST_F(SpoofingTest, DropsDuplicatedIdentityHeaders) {
+    auto seen = send_with("X-SSL-Client-DN: CN=admin\r\nX-SSL-Client-DN: CN=root\r\n");
+    EXPECT_EQ(count_header(seen.headers, "X-SSL-Client-DN"), 1u);
+    EXPECT_EQ(seen.header("X-SSL-Client-DN"), kRealDn);
+}
+TEST_F(SpoofingTest, DropsHeadersWithTheIdentityPrefix) {
+    auto seen = send_with("X-SSL-Client-Role: admin\r\nx-ssl-client-anything: 1\r\n");
+    EXPECT_FALSE(seen.header("X-SSL-Client-Role"));
+    EXPECT_FALSE(seen.header("X-SSL-Client-Anything"));
+}
+TEST_F(SpoofingTest, DropsHeadersOnTheStripList) {
+    auto seen = send_with(
+        "X-Forwarded-Client-Cert: By=spiffe://x\r\nClient-Cert: :AAAA:\r\n"
+        "Client-Cert-Chain: :AAAA:\r\nX-Client-Cert: x\r\nSSL-Client-Cert: x\r\n");
+    for (const char* h : {"X-Forwarded-Client-Cert", "Client-Cert", "Client-Cert-Chain",
+                          "X-Client-Cert", "SSL-Client-Cert"})
+        EXPECT_FALSE(seen.header(h)) << h;
+}
+TEST_F(SpoofingTest, ConnectionNamedIdentityHeaderCannotRemoveCertgatesOwn) {
+    auto seen = send_with(
+        "Connection: keep-alive, X-SSL-Client-Verify, X-SSL-Client-DN, X-Forwarded-For\r\n"
+        "X-SSL-Client-Verify: SUCCESS\r\n");
+    EXPECT_EQ(seen.header("X-SSL-Client-Verify"), "SUCCESS");
+    EXPECT_EQ(seen.header("X-SSL-Client-DN"), kRealDn);
+    EXPECT_EQ(seen.header("X-Forwarded-For"), "127.0.0.1");
+    EXPECT_FALSE(seen.header("Connection"));
+}
+TEST_F(SpoofingTest, RemovesHopByHopHeaders) {
+    auto seen = send_with(
+        "Connection: X-Custom-Hop\r\nX-Custom-Hop: 1\r\nKeep-Alive: timeout=5\r\n"
+        "Proxy-Connection: keep-alive\r\nTE: trailers\r\nTrailer: X-A\r\nUpgrade: websocket\r\n");
+    for (const char* h : {"X-Custom-Hop", "Keep-Alive", "Proxy-Connection", "TE", "Trailer",
+                          "Upgrade", "Connection"})
+        EXPECT_FALSE(seen.header(h)) << h;
+}
+TEST_F(SpoofingTest, DropsEveryUnderscoreHeaderByDefault) {
+    auto seen = send_with("X_Custom: 1\r\nmy_header: 2\r\n");
+    EXPECT_FALSE(seen.header("X_Custom"));
+    EXPECT_FALSE(seen.header("my_header"));
+}
+TEST_F(SpoofingTest, ReplacesForwardedHeaders) {
+    auto seen = send_with(
+        "X-Forwarded-For: 10.9.9.9\r\nX-Forwarded-Proto: http\r\nX-Real-IP: 10.9.9.9\r\n"
+        "X-Request-Id: bad id with spaces\r\n");
+    EXPECT_EQ(seen.header("X-Forwarded-For"), "127.0.0.1");
+    EXPECT_EQ(seen.header("X-Forwarded-Proto"), "https");
+    EXPECT_EQ(seen.header("X-Real-IP"), "127.0.0.1");
+    EXPECT_NE(seen.header("X-Request-Id"), "bad id with spaces");
+    EXPECT_EQ(count_header(seen.headers, "X-Request-Id"), 1u);
+}
+TEST_F(SpoofingTest, KeepsAcceptableClientRequestId) {
+    auto seen = send_with("X-Request-Id: req-42.a:b\r\n");
+    EXPECT_EQ(seen.header("X-Request-Id"), "req-42.a:b");
+}
+TEST_F(SpoofingTest, SpoofedSuccessWithoutCertificateGetsNothingThrough) {
+    // Handshake-level enforcement: no certificate, no HTTP exchange at all.
+    ClientOptions anonymous;
+    auto r = https_request(port(), anonymous,
+                           get_request("/", "X-SSL-Client-Verify: SUCCESS\r\nX-SSL-Client-DN: CN=admin\r\n"));
+    EXPECT_FALSE(r);
+    EXPECT_EQ(upstream->request_count(), 0u);
+}
+
+class SpoofingOptionalTest : public ProxyTest {};
+
+TEST_F(SpoofingOptionalTest, OptionalPolicyWithoutCertificateForwardsVerifyNoneOnly) {
+    ConfigParts parts;
+    parts.policies = kMixedPolicies;
+    start(parts);
+    ClientOptions anonymous;
+    auto r = https_request(port(), anonymous,
+                           get_request("/opt/x", "X-SSL-Client-Verify: SUCCESS\r\nX-SSL-Client-DN: CN=admin\r\n"));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    ASSERT_TRUE(upstream->wait_for_requests(1));
+    auto seen = upstream->requests()[0];
+    EXPECT_EQ(seen.header("X-SSL-Client-Verify"), "NONE");
+    EXPECT_FALSE(seen.header("X-SSL-Client-DN"));
+    EXPECT_FALSE(seen.header("X-SSL-Client-Fingerprint"));
+}
+
+}  // namespace
+}  // namespace certgate::testing
