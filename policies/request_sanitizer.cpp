@@ -1,0 +1,165 @@
+#include "policies/request_sanitizer.hpp"
+
+#include <algorithm>
+#include <array>
+#include <optional>
+
+namespace certgate::policies {
+
+namespace {
+
+// Header names as an app framework sees them: case-folded, and '_' equal to '-' (CGI/WSGI,
+// Django's request.META and PHP turn both into HTTP_X_SSL_CLIENT_DN).
+char fold(char c) {
+    if (c >= 'A' && c <= 'Z') return static_cast<char>(c + 32);
+    return c == '_' ? '-' : c;
+}
+
+std::string folded(std::string_view name) {
+    std::string out(name.size(), '\0');
+    std::transform(name.begin(), name.end(), out.begin(), fold);
+    return out;
+}
+
+// `rule` is already folded.
+bool folded_starts_with(std::string_view name, std::string_view rule) {
+    if (name.size() < rule.size()) return false;
+    for (std::size_t i = 0; i < rule.size(); ++i)
+        if (fold(name[i]) != rule[i]) return false;
+    return true;
+}
+
+bool folded_equals(std::string_view name, std::string_view rule) {
+    return name.size() == rule.size() && folded_starts_with(name, rule);
+}
+
+void add_unique(std::vector<std::string>& list, std::string_view name) {
+    if (name.empty()) return;  // an empty prefix would strip every header, Host included
+    auto f = folded(name);
+    if (std::find(list.begin(), list.end(), f) == list.end()) list.push_back(std::move(f));
+}
+
+std::string_view trim_ows(std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+}
+
+// Sets `name`, also removing its '_' spellings: with allow_underscores_in_headers a client
+// could otherwise send X_Real_IP next to certgate's X-Real-IP, and CGI-style apps would
+// see both as HTTP_X_REAL_IP.
+void set_replacing_variants(HeaderList& headers, std::string_view name, std::string_view value) {
+    const auto rule = folded(name);
+    headers.remove_if([&](std::string_view n, std::string_view) { return folded_equals(n, rule); });
+    headers.add(name, value);
+}
+
+}  // namespace
+
+SpoofRules compile_spoof_rules(const config::Identity& identity) {
+    SpoofRules rules;
+    const auto& h = identity.headers;
+    for (const auto* name :
+         {&h.verify, &h.subject, &h.issuer, &h.serial, &h.fingerprint, &h.not_before, &h.not_after,
+          &h.san_dns, &h.san_uri, &h.certificate, &h.rfc9440_cert, &h.rfc9440_chain})
+        if (*name) add_unique(rules.exact, **name);
+    for (const auto& name : identity.strip) add_unique(rules.exact, name);
+    for (const auto& prefix : identity.strip_prefixes) add_unique(rules.prefixes, prefix);
+    rules.allow_underscores = identity.allow_underscores_in_headers;
+    return rules;
+}
+
+void strip_hop_by_hop(HeaderList& headers) {
+    // RFC 9110 7.6.1. The names are copied out first: the fields they point into are removed.
+    std::vector<std::string> nominated;
+    headers.for_each([&](std::string_view name, std::string_view value) {
+        if (!iequals(name, "connection")) return;
+        while (!value.empty()) {
+            const auto comma = value.find(',');
+            const auto tok = trim_ows(value.substr(0, comma));
+            // Host and the framing headers are end-to-end (RFC 9110 7.6.1 forbids nominating
+            // them); honouring "Connection: host" would hand the app a request without one.
+            if (!tok.empty() && !iequals(tok, "host") && !iequals(tok, "content-length") &&
+                !iequals(tok, "transfer-encoding"))
+                nominated.emplace_back(tok);
+            if (comma == std::string_view::npos) break;
+            value.remove_prefix(comma + 1);
+        }
+    });
+    static constexpr std::array<std::string_view, 6> kHopByHop{
+        "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"};
+    headers.remove_if([&](std::string_view name, std::string_view) {
+        for (auto h : kHopByHop)
+            if (iequals(name, h)) return true;
+        for (const auto& n : nominated)
+            if (iequals(name, n)) return true;
+        return false;
+    });
+}
+
+std::size_t strip_spoofable(HeaderList& headers, const SpoofRules& rules) {
+    return headers.remove_if([&](std::string_view name, std::string_view) {
+        if (!rules.allow_underscores && name.find('_') != std::string_view::npos) return true;
+        for (const auto& e : rules.exact)
+            if (folded_equals(name, e)) return true;
+        for (const auto& p : rules.prefixes)
+            if (folded_starts_with(name, p)) return true;
+        return false;
+    });
+}
+
+bool is_acceptable_request_id(std::string_view id) {
+    if (id.empty() || id.size() > 128) return false;
+    return std::all_of(id.begin(), id.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '_' || c == ':' || c == '-';
+    });
+}
+
+// A disabled X-Forwarded-Proto or X-Real-IP leaves a client-sent copy in place (as nginx
+// does when it is not configured to set them): those headers carry no identity, and the
+// app must trust only the identity headers, which are always certgate's own.
+std::string set_forwarding_headers(HeaderList& headers, const config::Forwarded& forwarded,
+                                   std::string_view client_ip,
+                                   std::string_view generated_request_id) {
+    switch (forwarded.x_forwarded_for) {
+        case config::XffMode::replace:
+            set_replacing_variants(headers, "X-Forwarded-For", client_ip);
+            break;
+        case config::XffMode::append: {
+            // One field, so that apps reading only the first or only the last copy agree.
+            std::string chain;
+            headers.for_each([&](std::string_view name, std::string_view value) {
+                if (!iequals(name, "x-forwarded-for")) return;
+                const auto v = trim_ows(value);
+                if (v.empty()) return;
+                if (!chain.empty()) chain += ", ";
+                chain += v;
+            });
+            if (!chain.empty()) chain += ", ";
+            chain += client_ip;
+            set_replacing_variants(headers, "X-Forwarded-For", chain);
+            break;
+        }
+        case config::XffMode::off:
+            break;
+    }
+    if (forwarded.x_forwarded_proto) set_replacing_variants(headers, "X-Forwarded-Proto", "https");
+    if (forwarded.x_real_ip) set_replacing_variants(headers, "X-Real-IP", client_ip);
+
+    if (!forwarded.request_id) return {};
+    const auto& name = *forwarded.request_id;
+    const auto rule = folded(name);
+    std::size_t copies = 0;
+    std::optional<std::string_view> sent;
+    headers.for_each([&](std::string_view n, std::string_view v) {
+        if (!folded_equals(n, rule)) return;
+        ++copies;  // an '_' spelling counts as a copy, but is never the one kept
+        sent = iequals(n, name) ? std::optional(v) : std::nullopt;
+    });
+    if (copies == 1 && sent && is_acceptable_request_id(*sent)) return std::string(*sent);
+    set_replacing_variants(headers, name, generated_request_id);
+    return std::string(generated_request_id);
+}
+
+}  // namespace certgate::policies
