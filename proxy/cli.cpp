@@ -8,6 +8,7 @@
 #include <iostream>
 #include <thread>
 
+#include "proxy/access_log.hpp"
 #include "proxy/server.hpp"
 #include "proxy/snapshot.hpp"
 
@@ -131,11 +132,16 @@ int run_cli(int argc, char** argv) {
     try {
         snapshot = load_snapshot(path);
     } catch (const config::ConfigError& e) {
-        for (const auto& m : e.messages()) std::cerr << m << "\n";
+        for (const auto& m : e.messages()) {
+            std::cerr << m << "\n";
+            if (command == "serve") process_log().event("error", "config_error", {{"message", m}});
+        }
         if (command == "check") std::cerr << "configuration is NOT usable\n";
         return 1;
     } catch (const std::exception& e) {
         std::cerr << path << ": " << e.what() << "\n";
+        if (command == "serve")
+            process_log().event("error", "config_error", {{"message", path + ": " + e.what()}});
         return 1;
     }
     if (command == "check") {

@@ -148,14 +148,10 @@ net::awaitable<ClientSession::HeadOutcome> ClientSession::read_head(Request& r,
                                                                     RequestParser& parser) {
     const auto& limits = snapshot_->config.limits;
     std::size_t scanned = 0;
-    if (!first_request_) {
-        if (in_.size() == 0) {
-            idle_ = true;
-            arm(limits.idle_timeout);
-        } else {
-            arm(limits.header_timeout);
-        }
-    }
+    // The first request's header is on the clock from accept; a later one waits up to
+    // idle_timeout for its first byte, then has header_timeout for the rest.
+    idle_ = in_.size() == 0;
+    if (!first_request_) arm(idle_ ? limits.idle_timeout : limits.header_timeout);
     for (;;) {
         auto bytes = std::string_view(static_cast<const char*>(in_.data().data()), in_.size());
         auto scan = policies::scan_request_head(bytes, limits.max_request_header_bytes, scanned);
@@ -199,9 +195,9 @@ net::awaitable<ClientSession::HeadOutcome> ClientSession::read_head(Request& r,
             }
             co_return HeadOutcome::closed;
         }
-        if (idle_) {  // the first byte of the next request: its header is now on the clock
+        if (idle_) {  // the first byte of the request: its header is now on the clock
             idle_ = false;
-            arm(limits.header_timeout);
+            if (!first_request_) arm(limits.header_timeout);
         }
     }
 }
