@@ -5,6 +5,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <openssl/err.h>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/status.hpp>
@@ -90,14 +91,21 @@ net::awaitable<void> ClientSession::run() {
 
     auto [hec] = co_await stream_.async_handshake(net::ssl::stream_base::server, nothrow);
     if (hec) {
-        PeerVerification v = peer_verification(stream_.native_handle());
+        long verify_error = recorded_verify_error(stream_.native_handle());
         std::string reason = timed_out_ ? "handshake timed out" : hec.message();
-        if (v.presented && v.error != X509_V_OK)
+        std::string rule = "tls";
+        if (verify_error != X509_V_OK) {
             reason = std::string("client certificate rejected: ") +
-                     X509_verify_cert_error_string(v.error);
+                     X509_verify_cert_error_string(verify_error);
+            rule = std::string("verify: ") + X509_verify_cert_error_string(verify_error);
+        } else if (ERR_GET_REASON(hec.value()) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
+            reason = "client certificate required";
+            rule = "verify.missing";
+        }
         worker_.log().event("info", "handshake_failed",
-                            {{"client", client_address_}, {"reason", reason}});
+                            {{"client", client_address_}, {"reason", reason}, {"rule", rule}});
     } else {
+        handshake_done_ = true;
         SSL* ssl = stream_.native_handle();
         PeerVerification v = peer_verification(ssl);
         if (v.presented) {
@@ -116,10 +124,18 @@ net::awaitable<void> ClientSession::run() {
 
 net::awaitable<void> ClientSession::close_connection() {
     if (closed_) co_return;
-    // Lingering close: stop sending, then discard what the client still sends for a moment,
-    // so that unread request bytes do not turn our last response into a connection reset.
     auto& sock = stream_.next_layer();
     error_code ec;
+    if (handshake_done_) {
+        // close_notify tells the client the response was not truncated; the wait for its own
+        // close_notify is bounded. Marking the session shut down keeps it resumable: OpenSSL
+        // drops a session from the cache when its connection is freed without one.
+        arm(std::chrono::milliseconds(1000));
+        co_await stream_.async_shutdown(nothrow);
+        SSL_set_shutdown(stream_.native_handle(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    }
+    // Lingering close: stop sending, then discard what the client still sends for a moment,
+    // so that unread request bytes do not turn our last response into a connection reset.
     sock.shutdown(net::socket_base::shutdown_send, ec);
     if (!ec) {
         arm(std::chrono::milliseconds(1000));
@@ -157,13 +173,12 @@ net::awaitable<ClientSession::HeadOutcome> ClientSession::read_head(Request& r,
         auto scan = policies::scan_request_head(bytes, limits.max_request_header_bytes, scanned);
         using S = policies::HeadScan::Status;
         if (scan.status == S::malformed) {
-            co_await respond_local(r, {400, "bad request", scan.rule}, true);
+            co_await respond_local(r, 400, "bad request", scan.rule, true);
             co_return HeadOutcome::refused;
         }
         if (scan.status == S::too_large) {
-            co_await respond_local(
-                r, {431, "request header fields too large", "limits.max_request_header_bytes"},
-                true);
+            co_await respond_local(r, 431, "request header fields too large",
+                                   "limits.max_request_header_bytes", true);
             co_return HeadOutcome::refused;
         }
         if (scan.status == S::complete) {
@@ -173,11 +188,11 @@ net::awaitable<ClientSession::HeadOutcome> ClientSession::read_head(Request& r,
             parser.put(head, ec);
             in_.consume(scan.head_end);
             if (ec || !parser.is_header_done()) {
-                co_await respond_local(r, {400, "bad request", "framing.parse"}, true);
+                co_await respond_local(r, 400, "bad request", "framing.parse", true);
                 co_return HeadOutcome::refused;
             }
             if (auto refusal = policies::check_request_framing(head_)) {
-                co_await respond_local(r, *refusal, true);
+                co_await respond_local(r, refusal->status, refusal->reason, refusal->rule, true);
                 co_return HeadOutcome::refused;
             }
             co_return HeadOutcome::ready;
@@ -190,7 +205,7 @@ net::awaitable<ClientSession::HeadOutcome> ClientSession::read_head(Request& r,
             bool partial = in_.size() > 0 && !idle_;
             idle_ = false;
             if (timed_out_ && partial) {
-                co_await respond_local(r, {408, "request timeout", "limits.header_timeout"}, true);
+                co_await respond_local(r, 408, "request timeout", "limits.header_timeout", true);
                 co_return HeadOutcome::refused;
             }
             co_return HeadOutcome::closed;
@@ -225,7 +240,8 @@ net::awaitable<bool> ClientSession::serve_one() {
     auto normalized = policies::normalize_target(head_.target);
     if (normalized.refusal) {
         r.path = head_.target;
-        co_await respond_local(r, *normalized.refusal, true);
+        co_await respond_local(r, normalized.refusal->status, normalized.refusal->reason,
+                               normalized.refusal->rule, true);
         finish_log(r);
         co_return false;
     }
@@ -253,7 +269,8 @@ net::awaitable<bool> ClientSession::serve_one() {
                                              policy.client_certificate, identity_);
     }
     if (refusal) {
-        co_await respond_local(r, *refusal, has_body || close_after_response_);
+        co_await respond_local(r, refusal->status, refusal->reason, refusal->rule,
+                               has_body || close_after_response_);
         finish_log(r);
         co_return !closed_ && !has_body && !close_after_response_;
     }
@@ -263,24 +280,25 @@ net::awaitable<bool> ClientSession::serve_one() {
     co_return keep && !close_after_response_ && !closed_;
 }
 
-net::awaitable<void> ClientSession::respond_local(Request& r, const policies::Refusal& refusal,
-                                                  bool close) {
-    r.status = refusal.status;
-    r.reason = refusal.reason;
-    r.rule = refusal.rule;
+net::awaitable<void> ClientSession::respond_local(Request& r, int status, std::string_view reason,
+                                                  std::string_view rule, bool close) {
+    r.status = status;
+    r.reason = reason;
+    r.rule = rule;
     if (close) close_after_response_ = true;
     response_.clear();
-    response_.status = refusal.status;
+    response_.status = status;
     response_.headers.add("Content-Type", "text/plain; charset=utf-8");
     policies::decorate_response(response_.headers, snapshot_->rules_for(r.policy));
-    std::string body = refusal.reason + "\n";
+    local_body_.assign(reason);
+    local_body_ += '\n';
     out_.clear();
     serialize_response_head(out_, response_,
-                            http::obsolete_reason(static_cast<http::status>(refusal.status)),
-                            BodyFraming::length, body.size(), close_after_response_, false);
-    r.bytes_out = body.size();
-    const std::array<net::const_buffer, 4> buffers0{net::buffer(out_), net::buffer(body)};
-    co_await write_client(buffers0);
+                            http::obsolete_reason(static_cast<http::status>(status)),
+                            BodyFraming::length, local_body_.size(), close_after_response_, false);
+    r.bytes_out = local_body_.size();
+    const std::array<net::const_buffer, 4> buffers{net::buffer(out_), net::buffer(local_body_)};
+    co_await write_client(buffers);
 }
 
 void ClientSession::finish_log(Request& r) {

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "policies/client_identity.hpp"
 #include "policies/refusal.hpp"
@@ -81,8 +82,10 @@ private:
     boost::asio::awaitable<bool> relay_response(Request& r, UpstreamConnection& up,
                                                 ResponseParser& rp, bool head_request,
                                                 bool& upstream_reusable);
-    boost::asio::awaitable<void> respond_local(Request& r, const policies::Refusal& refusal,
-                                               bool close);
+    // Plain parameters on purpose: GCC 12 destroys class-type temporaries of a co_await
+    // expression twice (seen as a crash), so callers pass no braced temporaries here.
+    boost::asio::awaitable<void> respond_local(Request& r, int status, std::string_view reason,
+                                               std::string_view rule, bool close);
     boost::asio::awaitable<Io> write_client(const std::array<boost::asio::const_buffer, 4>& b);
     boost::asio::awaitable<void> close_connection();
     void finish_log(Request& r);
@@ -95,6 +98,7 @@ private:
     UpstreamConnection* active_upstream_ = nullptr;  // cancelled too when a deadline passes
     bool timed_out_ = false;
     bool closed_ = false;
+    bool handshake_done_ = false;
     bool idle_ = false;  // waiting for the next request, nothing received yet
     bool close_after_response_ = false;
     bool first_request_ = true;
@@ -109,6 +113,7 @@ private:
     ResponseHead response_;
     std::string request_out_;  // serialized request head toward the app
     std::string out_;          // serialized response head toward the client
+    std::string local_body_;   // body of certgate's own responses
     char chunk_header_[24];
 };
 

@@ -233,12 +233,11 @@ net::awaitable<bool> ClientSession::forward(Request& r, RequestParser& parser) {
         AcquireError acquire_error;
         auto up = co_await worker_.pool().acquire(acquire_error, attempt > 0);
         if (!up) {
-            co_await respond_local(
-                r,
-                {502, "upstream unavailable",
-                 acquire_error == AcquireError::connect_timeout ? "upstream.connect_timeout"
-                                                                : "upstream.connect"},
-                !r.body_read);
+            co_await respond_local(r, 502, "upstream unavailable",
+                                   acquire_error == AcquireError::connect_timeout
+                                       ? "upstream.connect_timeout"
+                                       : "upstream.connect",
+                                   !r.body_read);
             co_return r.body_read;
         }
         active_upstream_ = up.get();
@@ -262,22 +261,21 @@ net::awaitable<bool> ClientSession::forward(Request& r, RequestParser& parser) {
             case Send::client_gone:
                 co_return false;
             case Send::client_timeout:
-                co_await respond_local(r, {408, "request timeout", "limits.body_idle_timeout"},
-                                       true);
+                co_await respond_local(r, 408, "request timeout", "limits.body_idle_timeout", true);
                 co_return false;
             case Send::too_large:
-                co_await respond_local(
-                    r, {413, "request body too large", "limits.max_request_body_bytes"}, true);
+                co_await respond_local(r, 413, "request body too large",
+                                       "limits.max_request_body_bytes", true);
                 co_return false;
             case Send::bad_body:
-                co_await respond_local(r, {400, "bad request", "framing.body"}, true);
+                co_await respond_local(r, 400, "bad request", "framing.body", true);
                 co_return false;
             case Send::upstream_timeout:
-                co_await respond_local(r, {504, "upstream timed out", "upstream.write_timeout"},
+                co_await respond_local(r, 504, "upstream timed out", "upstream.write_timeout",
                                        !r.body_read);
                 co_return false;
             case Send::upstream_failed:
-                co_await respond_local(r, {502, "upstream connection failed", "upstream.write"},
+                co_await respond_local(r, 502, "upstream connection failed", "upstream.write",
                                        !r.body_read);
                 co_return r.body_read && !closed_;
         }
@@ -287,12 +285,12 @@ net::awaitable<bool> ClientSession::forward(Request& r, RequestParser& parser) {
         Io got = co_await read_response_head(*up, rp, head_request, got_bytes);
         if (got == Io::failed && !got_bytes && retriable && up->reused && attempt == 0) continue;
         if (got == Io::timed_out) {
-            co_await respond_local(r, {504, "upstream timed out", "upstream.response_timeout"},
+            co_await respond_local(r, 504, "upstream timed out", "upstream.response_timeout",
                                    false);
             co_return !closed_;
         }
         if (got == Io::failed || response_.status == 101 || has_ambiguous_framing(response_)) {
-            co_await respond_local(r, {502, "bad gateway", "upstream.response"}, false);
+            co_await respond_local(r, 502, "bad gateway", "upstream.response", false);
             co_return !closed_;
         }
         r.upstream_ms =

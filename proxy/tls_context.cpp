@@ -184,8 +184,11 @@ TlsBuild build_tls_context(const config::Config& cfg) {
     SSL_CTX_set_security_level(c, 2);  // explicit: level 1 would accept RSA-1024 and SHA-1
     SSL_CTX_set_min_proto_version(
         c, cfg.tls.min_version == config::TlsVersion::v1_3 ? TLS1_3_VERSION : TLS1_2_VERSION);
+    // IGNORE_UNEXPECTED_EOF: most clients close without close_notify; treated as fatal, that
+    // would evict their session from the cache. HTTP framing, not TLS EOF, ends a message.
     SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-                               SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
+                               SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET |
+                               SSL_OP_IGNORE_UNEXPECTED_EOF);
     // Stateful resumption with a single TLS 1.3 ticket: the session (and the verification
     // result stored with it) stays in this context's cache, so a reload that builds a new
     // context never resumes sessions judged by the old CA or CRL set.
@@ -296,13 +299,21 @@ TlsBuild build_tls_context(const config::Config& cfg) {
         SSL_CTX_set_verify(
             c, enforce ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT : SSL_VERIFY_PEER,
             enforce ? verify_enforcing : verify_recording);
-        SSL_CTX_set_verify_depth(c, cfg.tls.verify_depth);
+        // verify_depth counts the certificates above the client's up to and including the
+        // client_ca one (1: issued directly by a client_ca certificate); OpenSSL's depth
+        // counts only the intermediates between them.
+        SSL_CTX_set_verify_depth(c, cfg.tls.verify_depth - 1);
     }
 
     if (!errors.empty()) throw config::ConfigError(std::move(errors));
     for (const auto& s : out.certificates) warn_if_expiring(s, out.warnings);
     out.context = std::move(ctx);
     return out;
+}
+
+long recorded_verify_error(SSL* ssl) {
+    void* recorded = SSL_get_ex_data(ssl, ssl_error_index());
+    return recorded ? static_cast<long>(reinterpret_cast<intptr_t>(recorded)) : X509_V_OK;
 }
 
 PeerVerification peer_verification(SSL* ssl) {
@@ -316,8 +327,7 @@ PeerVerification peer_verification(SSL* ssl) {
                          : SSL_get_verify_result(ssl);
         return v;
     }
-    void* recorded = SSL_get_ex_data(ssl, ssl_error_index());
-    v.error = recorded ? static_cast<long>(reinterpret_cast<intptr_t>(recorded)) : X509_V_OK;
+    v.error = recorded_verify_error(ssl);
     if (v.error == X509_V_OK && SSL_get_verify_result(ssl) != X509_V_OK)
         v.error = SSL_get_verify_result(ssl);
     // Stored +1 so that X509_V_OK (0) is distinguishable from "never stored".

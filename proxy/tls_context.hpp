@@ -45,4 +45,8 @@ struct PeerVerification {
 };
 PeerVerification peer_verification(SSL* ssl);
 
+// The first error the verify callback recorded during this handshake, X509_V_OK if none
+// (also when the handshake failed before any certificate was judged).
+long recorded_verify_error(SSL* ssl);
+
 }  // namespace certgate::proxy

@@ -24,6 +24,10 @@ protected:
         EXPECT_TRUE(c.wait_closed());
         EXPECT_FALSE(c.read_response()) << "a second response came back";
         EXPECT_EQ(upstream->request_count(), 0u) << "the app saw: " << upstream->requests()[0].raw_head;
+        // certgate is still there and serving.
+        auto fresh = https_request(port(), good_client(), get_request("/alive"));
+        ASSERT_TRUE(fresh) << "certgate stopped answering after: " << raw;
+        EXPECT_EQ(fresh->status, 200);
     }
 };
 

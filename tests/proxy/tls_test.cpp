@@ -451,10 +451,10 @@ TEST_F(TlsTest, SessionResumesOnTheNextConnectionWithTheSameIdentity) {
         ASSERT_TRUE(first.connect()) << first.error();
         ASSERT_TRUE(first.send(get_request("/first", "Connection: close\r\n")));
         ASSERT_TRUE(first.read_response());  // the ticket arrived before it
+        EXPECT_TRUE(first.wait_closed());
         session = SSL_get1_session(first.ssl());
         ASSERT_TRUE(session);
         ASSERT_TRUE(SSL_SESSION_is_resumable(session));
-        EXPECT_TRUE(first.wait_closed());
         first_port = local_port(first);
     }  // the client closes too; then certgate is done with that connection
     ASSERT_TRUE(wait_server_released(port(), first_port, 5s));

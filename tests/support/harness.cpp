@@ -535,7 +535,13 @@ TlsClient::TlsClient(std::uint16_t port, ClientOptions options)
     : port_(port), options_(std::move(options)) {}
 
 TlsClient::~TlsClient() {
-    if (ssl_) SSL_free(ssl_);
+    if (ssl_) {
+        // As browsers and curl do: a session ended without a TLS-level shutdown is marked
+        // not resumable by OpenSSL, which would spoil resumption tests.
+        SSL_set_quiet_shutdown(ssl_, 1);
+        SSL_shutdown(ssl_);
+        SSL_free(ssl_);
+    }
     if (ctx_) SSL_CTX_free(ctx_);
     if (fd_ >= 0) ::close(fd_);
 }
