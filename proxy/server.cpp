@@ -74,9 +74,13 @@ int Server::run() {
     while (!stopping) main_ioc.run_one();
 
     const auto timeout = snapshot_->config.limits.shutdown_timeout;
+    // Every listening socket is closed before "draining" is logged: from then on no new
+    // connection is accepted.
+    std::vector<std::future<void>> closed;
+    for (auto& w : workers_) closed.push_back(w->begin_drain());
+    for (auto& c : closed) c.wait_for(timeout);
     process_log().event("info", "shutdown",
                         {{"phase", "draining"}, {"timeout_ms", std::to_string(timeout.count())}});
-    for (auto& w : workers_) w->begin_drain();
     // Workers' io_contexts run out of work once their last connection has closed.
     net::steady_timer deadline(main_ioc, timeout);
     std::thread killer;

@@ -82,15 +82,19 @@ void Worker::join() {
     if (thread_.joinable()) thread_.join();
 }
 
-void Worker::begin_drain() {
-    net::post(*ioc_, [this] {
+std::future<void> Worker::begin_drain() {
+    auto closed = std::make_shared<std::promise<void>>();
+    auto future = closed->get_future();
+    net::post(*ioc_, [this, closed] {
         draining_ = true;
         boost::system::error_code ec;
         if (acceptor_) acceptor_->close(ec);
         slot_free_.cancel();
         pool_->close_all();
         for (auto* s : sessions_) s->drain();
+        closed->set_value();
     });
+    return future;
 }
 
 void Worker::replace_snapshot(std::shared_ptr<const Snapshot> snapshot) {
@@ -116,6 +120,7 @@ net::awaitable<void> Worker::accept_loop() {
         }
         if (draining_) break;
         auto [ec, socket] = co_await acceptor_->async_accept(nothrow);
+        if (draining_) break;  // accepted just before the drain began: the socket closes unused
         if (ec) {
             if (draining_ || ec == net::error::operation_aborted) break;
             log_.event("error", "accept_failed", {{"error", ec.message()}});

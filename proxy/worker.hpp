@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,8 +42,9 @@ public:
     void listen();
     void start();  // runs the io_context on a new thread
     void join();
-    // Stops accepting; idle connections close, requests in flight finish. Thread-safe.
-    void begin_drain();
+    // Stops accepting; idle connections close, requests in flight finish. Thread-safe; the
+    // future is ready once the listening socket is closed.
+    std::future<void> begin_drain();
     // New connections use `snapshot` from now on; open ones keep theirs. Thread-safe.
     void replace_snapshot(std::shared_ptr<const Snapshot> snapshot);
     // Forcibly closes everything left. Thread-safe.
