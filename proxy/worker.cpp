@@ -55,6 +55,7 @@ Worker::~Worker() {
     join();
     pool_.reset();
     acceptor_.reset();
+    redirect_.reset();
     ioc_.reset();  // destroys unfinished sessions while sessions_ is still alive
 }
 
@@ -71,10 +72,12 @@ void Worker::listen() {
     if (ep.address().is_v6()) acceptor_->set_option(net::ip::v6_only(false));
     acceptor_->bind(ep);
     acceptor_->listen(net::socket_base::max_listen_connections);
+    if (const auto& redirect = snapshot_->config.redirect_http) redirect_.emplace(*ioc_, *redirect);
 }
 
 void Worker::start() {
     net::co_spawn(*ioc_, accept_loop(), net::detached);
+    if (redirect_) redirect_->start([this] { return snapshot_; });
     thread_ = std::thread([this] { ioc_->run(); });
 }
 
@@ -89,6 +92,7 @@ std::future<void> Worker::begin_drain() {
         draining_ = true;
         boost::system::error_code ec;
         if (acceptor_) acceptor_->close(ec);
+        if (redirect_) redirect_->close();
         slot_free_.cancel();
         pool_->close_all();
         for (auto* s : sessions_) s->drain();

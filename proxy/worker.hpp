@@ -16,6 +16,7 @@
 #include <unordered_set>
 
 #include "proxy/access_log.hpp"
+#include "proxy/redirect_listener.hpp"
 #include "proxy/snapshot.hpp"
 #include "proxy/upstream_pool.hpp"
 
@@ -69,6 +70,7 @@ private:
     std::unique_ptr<boost::asio::io_context> ioc_;
     std::shared_ptr<const Snapshot> snapshot_;
     std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
+    std::optional<RedirectListener> redirect_;
     std::unique_ptr<UpstreamPool> pool_;
     AccessLog log_;
     RequestIdGenerator ids_;

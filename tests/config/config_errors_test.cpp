@@ -135,9 +135,8 @@ TEST(RequiredKeys, ClientCaIsRequiredWhenAnyPolicyAcceptsACertificate) {
                "has client_certificate: none)"});
 }
 
-TEST(NotSupportedYet, RedirectHttpIsRefused) {
-    EXPECT_EQ(errors_of(kBase + "redirect_http: \"0.0.0.0:8080\"\n"),
-              Errors{"t.yaml:7:16: redirect_http: not supported yet"});
+TEST(NotSupportedYet, RedirectHttpIsAccepted) {
+    EXPECT_EQ(errors_of(kBase + "redirect_http: \"0.0.0.0:8080\"\n"), Errors{});
 }
 
 TEST(NotSupportedYet, AdminIsRefused) {

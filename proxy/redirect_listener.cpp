@@ -1,0 +1,138 @@
+#include "proxy/redirect_listener.hpp"
+
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/status.hpp>
+
+#include "policies/redirect.hpp"
+#include "policies/request_head.hpp"
+#include "policies/response_decorator.hpp"
+#include "proxy/http_parsers.hpp"
+#include "proxy/http_writer.hpp"
+
+namespace certgate::proxy {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace {
+
+constexpr auto nothrow = net::as_tuple(net::use_awaitable);
+
+// Reads one request head with the same framing rules as the TLS side. Returns the status to
+// refuse with (400, 408, 431), or 0 when `head` holds a valid request.
+net::awaitable<int> read_plain_head(beast::tcp_stream& stream, beast::flat_buffer& in,
+                                    policies::RequestHead& head, const Snapshot& snap) {
+    const auto limit = snap.config.limits.max_request_header_bytes;
+    std::size_t scanned = 0;
+    for (;;) {
+        std::string_view bytes(static_cast<const char*>(in.data().data()), in.size());
+        auto scan = policies::scan_request_head(bytes, limit, scanned);
+        using S = policies::HeadScan::Status;
+        if (scan.status == S::malformed) co_return 400;
+        if (scan.status == S::too_large) co_return 431;
+        if (scan.status == S::complete) {
+            RequestParser parser(head);
+            parser.header_limit(static_cast<std::uint32_t>(limit + 1024));
+            boost::system::error_code ec;
+            parser.put(net::buffer(in.data() + scan.leading_empty_lines,
+                                   scan.head_end - scan.leading_empty_lines),
+                       ec);
+            if (ec || !parser.is_header_done() || policies::check_request_framing(head))
+                co_return 400;
+            co_return 0;
+        }
+        scanned = scan.scanned;
+        auto [ec, n] = co_await stream.async_read_some(in.prepare(4096), nothrow);
+        in.commit(n);
+        if (ec) co_return ec == beast::error::timeout && in.size() > 0 ? 408 : -1;
+    }
+}
+
+net::awaitable<void> serve_redirect(beast::tcp_stream stream,
+                                    std::shared_ptr<const Snapshot> snap) {
+    beast::flat_buffer in;
+    policies::RequestHead head;
+    stream.expires_after(snap->config.limits.header_timeout);
+    int refusal = co_await read_plain_head(stream, in, head, *snap);
+    if (refusal < 0) co_return;
+
+    ResponseHead response;
+    response.status = refusal ? refusal : 308;
+    std::string body;
+    if (refusal == 0) {
+        std::string location = policies::https_redirect_location(*head.headers.get("Host"),
+                                                                 snap->config.listen.port,
+                                                                 head.target);
+        response.headers.add("Location", location);
+        body = "use " + location + "\n";
+    } else {
+        body = std::string(http::obsolete_reason(static_cast<http::status>(refusal))) + "\n";
+    }
+    response.headers.add("Content-Type", "text/plain; charset=utf-8");
+    policies::decorate_response(response.headers, snap->fallback_rules);
+    std::string out;
+    serialize_response_head(out, response,
+                            http::obsolete_reason(static_cast<http::status>(response.status)),
+                            BodyFraming::length, body.size(), true, false);
+    out += body;
+    stream.expires_after(snap->config.limits.body_idle_timeout);
+    co_await net::async_write(stream, net::buffer(out), nothrow);
+    boost::system::error_code ec;
+    stream.socket().shutdown(net::socket_base::shutdown_send, ec);
+    // Drain briefly so unread bytes do not turn the answer into a reset.
+    stream.expires_after(std::chrono::seconds(1));
+    char scratch[4096];
+    for (std::size_t drained = 0; drained < 64 * 1024;) {
+        auto [rec, n] = co_await stream.async_read_some(net::buffer(scratch), nothrow);
+        if (rec) break;
+        drained += n;
+    }
+}
+
+net::awaitable<void> accept_loop(net::ip::tcp::acceptor& acceptor,
+                                 RedirectListener::SnapshotSource current) {
+    for (;;) {
+        auto [ec, socket] = co_await acceptor.async_accept(nothrow);
+        if (ec) {
+            if (!acceptor.is_open() || ec == net::error::operation_aborted) co_return;
+            continue;
+        }
+        net::co_spawn(acceptor.get_executor(),
+                      serve_redirect(beast::tcp_stream(std::move(socket)), current()),
+                      net::detached);
+    }
+}
+
+}  // namespace
+
+RedirectListener::RedirectListener(net::io_context& ioc, const config::Endpoint& endpoint)
+    : ioc_(ioc), acceptor_(ioc) {
+    net::ip::tcp::endpoint ep(net::ip::make_address(endpoint.host), endpoint.port);
+    acceptor_.open(ep.protocol());
+    acceptor_.set_option(net::socket_base::reuse_address(true));
+    int one = 1;
+    ::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (ep.address().is_v6()) acceptor_.set_option(net::ip::v6_only(false));
+    acceptor_.bind(ep);
+    acceptor_.listen(net::socket_base::max_listen_connections);
+}
+
+void RedirectListener::start(SnapshotSource current) {
+    net::co_spawn(ioc_, accept_loop(acceptor_, std::move(current)), net::detached);
+}
+
+void RedirectListener::close() {
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+}
+
+}  // namespace certgate::proxy

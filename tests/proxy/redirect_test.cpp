@@ -1,0 +1,85 @@
+// redirect_http: a plain listener that answers every request with 308 to the https URL and
+// forwards nothing.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proxy/proxy_fixture.hpp"
+
+namespace certgate::testing {
+namespace {
+
+// Sends `raw` over plain TCP and returns everything the server sends until it closes.
+std::string plain_exchange(std::uint16_t port, const std::string& raw) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    timeval tv{5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    std::string out;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+        ::send(fd, raw.data(), raw.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(raw.size())) {
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    return out;
+}
+
+class RedirectTest : public ProxyTest {
+protected:
+    void start_with_redirect() {
+        redirect_port = free_port();
+        ConfigParts parts;
+        parts.top_level_extra = "redirect_http: \"127.0.0.1:" + std::to_string(redirect_port) + "\"\n";
+        start(parts);
+    }
+    std::uint16_t redirect_port = 0;
+};
+
+TEST_F(RedirectTest, AnswersWith308ToTheHttpsUrlKeepingTheTarget) {
+    start_with_redirect();
+    auto out = plain_exchange(redirect_port,
+                              "GET /a/b?c=1&d=%20 HTTP/1.1\r\nHost: app.example:8080\r\n\r\n");
+    EXPECT_EQ(out.rfind("HTTP/1.1 308 ", 0), 0u) << out;
+    EXPECT_NE(out.find("\r\nLocation: https://app.example:" + std::to_string(port()) +
+                       "/a/b?c=1&d=%20\r\n"),
+              std::string::npos)
+        << out;
+    EXPECT_NE(out.find("\r\nContent-Security-Policy: frame-ancestors 'none'\r\n"), std::string::npos);
+    EXPECT_NE(out.find("\r\nX-Frame-Options: DENY\r\n"), std::string::npos);
+    EXPECT_EQ(upstream->request_count(), 0u);
+}
+
+TEST_F(RedirectTest, PostIsRedirectedToo) {
+    start_with_redirect();
+    auto out = plain_exchange(redirect_port,
+                              "POST /form HTTP/1.1\r\nHost: app.example\r\nContent-Length: 3\r\n\r\nabc");
+    EXPECT_EQ(out.rfind("HTTP/1.1 308 ", 0), 0u) << out;
+    EXPECT_NE(out.find("Location: https://app.example:" + std::to_string(port()) + "/form\r\n"),
+              std::string::npos);
+    EXPECT_EQ(upstream->request_count(), 0u);
+}
+
+TEST_F(RedirectTest, MalformedRequestGets400AndNoLocation) {
+    start_with_redirect();
+    auto out = plain_exchange(redirect_port, "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+    EXPECT_EQ(out.rfind("HTTP/1.1 400 ", 0), 0u) << out;
+    EXPECT_EQ(out.find("Location:"), std::string::npos);
+    auto smuggle = plain_exchange(redirect_port, "GET http://evil/ HTTP/1.1\r\nHost: a\r\n\r\n");
+    EXPECT_EQ(smuggle.rfind("HTTP/1.1 400 ", 0), 0u) << smuggle;
+}
+
+TEST_F(RedirectTest, TlsListenerStillServesBesideIt) {
+    start_with_redirect();
+    auto r = https_request(port(), good_client(), get_request("/"));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+}
+
+}  // namespace
+}  // namespace certgate::testing
