@@ -10,6 +10,8 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/status.hpp>
 
+#include "policies/allow_list.hpp"
+#include "policies/csrf.hpp"
 #include "policies/path.hpp"
 #include "policies/request_sanitizer.hpp"
 #include "policies/response_decorator.hpp"
@@ -260,6 +262,11 @@ net::awaitable<bool> ClientSession::serve_one() {
     } else {
         const auto& policy = cfg.policies[*r.policy];
         refusal = policies::check_certificate_requirement(policy.client_certificate, identity_);
+        if (!refusal &&
+            policies::allow_list_applies(policy.allow, policy.client_certificate, identity_))
+            refusal = policies::check_allow_list(policy.allow, identity_);
+        if (!refusal && policy.csrf)
+            refusal = policies::check_csrf(*policy.csrf, head_.method, head_.headers);
         if (!refusal && cfg.limits.max_request_body_bytes > 0 &&
             parser.content_length().value_or(0) > cfg.limits.max_request_body_bytes)
             refusal =

@@ -6,6 +6,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/status.hpp>
 
+#include "policies/cookies.hpp"
 #include "policies/request_sanitizer.hpp"
 #include "policies/response_decorator.hpp"
 #include "proxy/client_session.hpp"
@@ -148,6 +149,10 @@ net::awaitable<bool> ClientSession::relay_response(Request& r, UpstreamConnectio
     response_.headers.remove("Transfer-Encoding");
     if (!no_body) response_.headers.remove("Content-Length");
     policies::decorate_response(response_.headers, snapshot_->rules_for(r.policy));
+    if (r.policy) {
+        if (const auto& cookies = snapshot_->config.policies[*r.policy].cookies)
+            policies::rewrite_cookies(response_.headers, *cookies);
+    }
     r.status = status;
     out_.clear();
     std::string_view reason = response_.reason;

@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config ca-certificates openssl curl python3
   libboost1.81-dev libboost-program-options1.81-dev libssl-dev libyaml-cpp-dev
-  libspdlog-dev libfmt-dev libgtest-dev)
+  libspdlog-dev libfmt-dev libgtest-dev python3-prometheus-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
