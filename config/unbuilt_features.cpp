@@ -25,25 +25,6 @@ void refuse_unbuilt_features(const YAML::Node& root, Diagnostics& diagnostics) {
     for (const char* key : {"admin"}) {
         if (const auto value = value_of(root, key); value && !value->IsNull()) refuse(*value, key);
     }
-    const auto policies = value_of(root, "policies");
-    if (!policies || !policies->IsSequence()) return;
-    for (std::size_t i = 0; i < policies->size(); ++i) {
-        const YAML::Node policy = (*policies)[i];
-        const std::string path = "policies[" + std::to_string(i) + "]";
-        if (const auto allow = value_of(policy, "allow")) {
-            for (const char* list : {"subjects", "san_dns", "san_uri", "fingerprints"}) {
-                const auto value = value_of(*allow, list);
-                const bool empty =
-                    !value || value->IsNull() || (value->IsSequence() && value->size() == 0);
-                if (!empty) refuse(*value, path + ".allow." + list);
-            }
-        }
-        for (const char* key : {"csrf", "cookies"}) {
-            if (const auto value = value_of(policy, key); value && !value->IsNull()) {
-                refuse(*value, path + "." + key);
-            }
-        }
-    }
 }
 
 }  // namespace certgate::config::detail

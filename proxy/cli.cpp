@@ -71,7 +71,16 @@ void print_summary(const Snapshot& s, std::ostream& out) {
         const auto& p = c.policies[i];
         out << "  " << p.name << ": paths " << join(p.paths, ", ") << "; client_certificate "
             << mode_name(p.client_certificate) << "; " << s.response_rules[i].frame_ancestors
-            << "; X-Frame-Options " << s.response_rules[i].x_frame_options.value_or("off") << "\n";
+            << "; X-Frame-Options " << s.response_rules[i].x_frame_options.value_or("off");
+        if (!p.allow.empty())
+            out << "; allow " << p.allow.subjects.size() << " subjects, " << p.allow.san_dns.size()
+                << " san_dns, " << p.allow.san_uri.size() << " san_uri, "
+                << p.allow.fingerprints.size() << " fingerprints";
+        if (p.csrf)
+            out << "; csrf (" << p.csrf->trusted_origins.size() << " trusted origins"
+                << (p.csrf->allow_missing_origin ? ", missing origin allowed)" : ")");
+        if (p.cookies) out << "; cookies hardened";
+        out << "\n";
     }
     out << "certificates:\n";
     for (const auto& cert : s.tls.certificates)

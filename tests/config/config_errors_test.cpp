@@ -144,31 +144,12 @@ TEST(NotSupportedYet, AdminIsRefused) {
               Errors{"t.yaml:7:8: admin: not supported yet"});
 }
 
-TEST(NotSupportedYet, EveryNonEmptyAllowListIsRefused) {
-    const std::vector<std::pair<std::string, std::string>> lists = {
-        {"subjects", "\"CN=billing\""},
-        {"san_dns", "\"*.billing.internal\""},
-        {"san_uri", "\"spiffe://example.org/sa/*\""},
-        {"fingerprints", "\"" + std::string(64, 'a') + "\""}};
-    for (const auto& [list, value] : lists) {
-        const std::string column =
-            std::to_string(std::string("    allow: {" + list + ": ").size() + 1);
-        EXPECT_EQ(
-            errors_of(kBase + "policies:\n  - name: a\n    allow: {" + list + ": [" + value +
-                      "]}\n"),
-            Errors{"t.yaml:9:" + column + ": policies[0].allow." + list + ": not supported yet"})
-            << list;
-    }
-}
-
-TEST(NotSupportedYet, CsrfIsRefused) {
-    EXPECT_EQ(errors_of(kBase + "policies:\n  - name: a\n    csrf: {allow_missing_origin: true}\n"),
-              Errors{"t.yaml:9:11: policies[0].csrf: not supported yet"});
-}
-
-TEST(NotSupportedYet, CookiesAreRefused) {
-    EXPECT_EQ(errors_of(kBase + "policies:\n  - name: a\n    cookies: {same_site: Strict}\n"),
-              Errors{"t.yaml:9:14: policies[0].cookies: not supported yet"});
+TEST(NotSupportedYet, AllowListsCsrfAndCookiesAreAccepted) {
+    EXPECT_EQ(errors_of(kBase + "policies:\n  - name: a\n"
+                                "    allow: {san_uri: [\"spiffe://example.org/sa/*\"]}\n"
+                                "    csrf: {allow_missing_origin: true}\n"
+                                "    cookies: {same_site: Strict}\n"),
+              Errors{});
 }
 
 TEST(YamlSyntax, ParserErrorIsLocatedWithAnEmptyKeyPath) {
