@@ -1,4 +1,5 @@
 // The top level of the SPEC schema, parse_config and load_config.
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -7,6 +8,8 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <sstream>
 
 #include "config/address_syntax.hpp"
 #include "config/config.hpp"
@@ -222,24 +225,72 @@ void read_config(const Field& root, Config& config) {
     read_forwarded(top.get_or_null("forwarded"), config.forwarded);
 }
 
+// Counts the documents of a YAML stream without building them. yaml-cpp 0.7's LoadAll can
+// loop forever, allocating, on invalid input such as ",`": its parser reports an empty
+// document again and again without consuming a token (yaml-cpp issue 1040, fixed upstream
+// after 0.7). A document that starts where the previous one started made no progress.
+class DocumentScan final : public YAML::EventHandler {
+public:
+    void OnDocumentStart(const YAML::Mark& mark) override {
+        start = mark;
+        content.reset();
+    }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { saw(mark); }
+    void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  const std::string&) override {
+        saw(mark);
+    }
+    void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {
+        saw(mark);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {
+        saw(mark);
+    }
+    void OnMapEnd() override {}
+
+    YAML::Mark start;
+    std::optional<YAML::Mark> content;  // where the document's first node is, if not null
+
+private:
+    void saw(const YAML::Mark& mark) {
+        if (!content) content = mark;
+    }
+};
+
+// Throws YAML::Exception on invalid YAML; reports every non-empty document after the first.
+void check_single_document(const std::string& yaml_text, Diagnostics& diagnostics,
+                           const Mark& start) {
+    std::istringstream in(yaml_text);
+    YAML::Parser parser(in);
+    DocumentScan scan;
+    std::optional<int> previous_start;
+    for (std::size_t index = 0; parser.HandleNextDocument(scan); ++index) {
+        if (previous_start && *previous_start == scan.start.pos)
+            throw YAML::ParserException(scan.start, "not valid YAML");
+        previous_start = scan.start.pos;
+        // A stray "---" would otherwise silently drop everything after it.
+        if (index > 0 && scan.content)
+            diagnostics.report(diagnostics.locate(*scan.content, start), "",
+                               "only one YAML document is allowed");
+    }
+}
+
 Config parse_document(const std::string& yaml_text, const std::string& display_name,
                       bool refuse_unbuilt) {
     const Mark start{display_name, 1, 1};
     Diagnostics diagnostics(display_name);
-    std::vector<YAML::Node> documents;
+    YAML::Node root;
     try {
-        documents = YAML::LoadAll(yaml_text);
+        check_single_document(yaml_text, diagnostics, start);
+        root = YAML::Load(yaml_text);
     } catch (const YAML::Exception& error) {
         throw ConfigError({format_error(diagnostics.locate(error.mark, start), "", error.msg)});
     }
-    // A stray "---" would otherwise silently drop everything after it.
-    for (std::size_t i = 1; i < documents.size(); ++i) {
-        if (!documents[i].IsNull()) {
-            diagnostics.report(diagnostics.locate(documents[i].Mark(), start), "",
-                               "only one YAML document is allowed");
-        }
-    }
-    const YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
     Config config;
     config.source = display_name;
     read_config(Field(root, "", start, diagnostics), config);

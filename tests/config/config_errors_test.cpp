@@ -162,6 +162,20 @@ TEST(YamlSyntax, SecondDocumentIsRejected) {
               Errors{"t.yaml:8:1: : only one YAML document is allowed"});
 }
 
+TEST(YamlSyntax, EmptyDocumentsAroundTheConfigAreFine) {
+    EXPECT_EQ(errors_of("---\n" + kBase + "...\n---\n...\n"), Errors{});
+}
+
+// Found by tests/fuzz/fuzz_config: yaml-cpp 0.7's LoadAll looped forever, allocating, on
+// these (a stray flow indicator at the top level). Each must now be a located error.
+TEST(YamlSyntax, InputsThatHungYamlCppAreLocatedErrors) {
+    for (const std::string text : {",", ",\x08'`", ",`", "\n,\n", "]", "}"}) {
+        const auto errors = errors_of(text);
+        ASSERT_EQ(errors.size(), 1u) << text;
+        EXPECT_TRUE(errors[0].starts_with("t.yaml:")) << errors[0];
+    }
+}
+
 TEST(AllErrors, EveryProblemIsReportedTogetherInFileOrder) {
     const std::string yaml =
         "policies:\n"
