@@ -22,9 +22,6 @@ void refuse_unbuilt_features(const YAML::Node& root, Diagnostics& diagnostics) {
     const auto refuse = [&](const YAML::Node& value, const std::string& path) {
         diagnostics.report(diagnostics.locate(value.Mark(), start), path, "not supported yet");
     };
-    for (const char* key : {"admin"}) {
-        if (const auto value = value_of(root, key); value && !value->IsNull()) refuse(*value, key);
-    }
     const auto policies = value_of(root, "policies");
     if (!policies || !policies->IsSequence()) return;
     for (std::size_t i = 0; i < policies->size(); ++i) {

@@ -289,7 +289,6 @@ TEST(ConfigEveryKey, TheUnbuiltFeaturesOfAFullConfigAreRefusedAndNothingElse) {
     } catch (const ConfigError& error) {
         EXPECT_EQ(error.messages(),
                   (std::vector<std::string>{
-                      "t.yaml:10:8: admin: not supported yet",
                       "t.yaml:53:17: policies[0].allow.subjects: not supported yet",
                       "t.yaml:54:16: policies[0].allow.san_dns: not supported yet",
                       "t.yaml:55:16: policies[0].allow.san_uri: not supported yet",

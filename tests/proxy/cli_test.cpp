@@ -232,7 +232,6 @@ TEST_F(CliTest, UnbuiltFeaturesAreRefusedNotIgnored) {
         std::string top_level, policy_extra, key;
     };
     const Case cases[] = {
-        {"admin: \"127.0.0.1:19901\"\n", "", "admin"},
         {"", "    csrf: {trusted_origins: [\"https://app.example.com\"]}\n", "policies[0].csrf"},
         {"", "    cookies: {secure: true, same_site: Strict}\n", "policies[0].cookies"},
         {"", "    allow:\n      subjects: [\"CN=billing,O=Example Corp,C=US\"]\n",
