@@ -75,17 +75,16 @@ std::unique_ptr<AdminListener> AdminListener::open(
         process_log().event("info", "admin_listening", {{"address", endpoint.text}});
         return listener;
     } catch (const std::exception& e) {
-        process_log().event("error", "listen_failed",
-                            {{"address", endpoint.text}, {"listener", "admin"}, {"error", e.what()}});
+        process_log().event(
+            "error", "listen_failed",
+            {{"address", endpoint.text}, {"listener", "admin"}, {"error", e.what()}});
         return nullptr;
     }
 }
 
 AdminListener::AdminListener(const config::Endpoint& endpoint, std::vector<Worker*> workers,
                              const ServerStatus& status)
-    : ioc_(std::make_unique<net::io_context>(1)),
-      workers_(std::move(workers)),
-      status_(status) {
+    : ioc_(std::make_unique<net::io_context>(1)), workers_(std::move(workers)), status_(status) {
     net::ip::tcp::endpoint ep(net::ip::make_address(endpoint.host), endpoint.port);
     acceptor_.emplace(*ioc_);
     acceptor_->open(ep.protocol());

@@ -118,7 +118,8 @@ net::awaitable<void> ClientSession::run() {
             std::optional<std::string> failure;
             if (v.error != X509_V_OK) failure = X509_verify_cert_error_string(v.error);
             // Counted once per full handshake: a resumed session carries the old verdict.
-            if (failure && !SSL_session_reused(ssl)) worker_.metrics().count_verify_failure(*failure);
+            if (failure && !SSL_session_reused(ssl))
+                worker_.metrics().count_verify_failure(*failure);
             identity_ = policies::describe_certificate(SSL_get0_peer_certificate(ssl),
                                                        SSL_get_peer_cert_chain(ssl), failure);
         }

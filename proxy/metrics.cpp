@@ -46,7 +46,8 @@ void WorkerMetrics::count_request(std::string_view policy, int status, double se
 void WorkerMetrics::merge(const WorkerMetrics& other) {
     for (const auto& [name, theirs] : other.policies) {
         auto& mine = policies[name];
-        for (const auto& [status, n] : theirs.requests_by_status) mine.requests_by_status[status] += n;
+        for (const auto& [status, n] : theirs.requests_by_status)
+            mine.requests_by_status[status] += n;
         mine.duration.merge(theirs.duration);
     }
     handshakes_ok += other.handshakes_ok;
@@ -129,8 +130,8 @@ void render_requests(Writer& w, const WorkerMetrics& m) {
              "response).");
     for (const auto& [policy, p] : m.policies)
         for (const auto& [status, n] : p.requests_by_status)
-            w.sample("certgate_requests_total", {{"policy", policy}, {"status", std::to_string(status)}},
-                     std::to_string(n));
+            w.sample("certgate_requests_total",
+                     {{"policy", policy}, {"status", std::to_string(status)}}, std::to_string(n));
 
     w.family("certgate_request_duration_seconds", "histogram",
              "Time from the start of a request to the end of its response, by policy.");
@@ -189,7 +190,8 @@ void render_process(Writer& w, const MetricsScrape& s) {
              "Seconds until each configured certificate expires (negative: expired).");
     for (const auto& cert : s.certificates) {
         std::string role = cert.role;  // "server", "client CA" -> "client_ca"
-        for (char& c : role) c = c == ' ' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        for (char& c : role)
+            c = c == ' ' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         auto left = std::chrono::duration<double>(cert.expires - s.now).count();
         w.sample("certgate_certificate_expiry_seconds", {{"role", role}, {"subject", cert.subject}},
                  number(std::floor(left)));
@@ -206,7 +208,8 @@ void render_process(Writer& w, const MetricsScrape& s) {
                               std::to_string(BOOST_VERSION / 100 % 1000) + "." +
                               std::to_string(BOOST_VERSION % 100);
     w.sample("certgate_build_info",
-             {{"version", CERTGATE_VERSION}, {"openssl", OpenSSL_version(OPENSSL_VERSION)},
+             {{"version", CERTGATE_VERSION},
+              {"openssl", OpenSSL_version(OPENSSL_VERSION)},
               {"boost", boost}},
              "1");
 }

@@ -25,7 +25,8 @@ namespace certgate::proxy {
 struct LatencyHistogram {
     static constexpr std::array<double, 13> kBounds{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                                     0.25,  0.5,    1,     2.5,  5,     10};
-    std::array<std::uint64_t, kBounds.size() + 1> counts{};  // per bucket, not cumulative; last: +Inf
+    std::array<std::uint64_t, kBounds.size() + 1>
+        counts{};  // per bucket, not cumulative; last: +Inf
     double sum = 0;
 
     void observe(double seconds);

@@ -22,7 +22,6 @@ boost::asio::awaitable<int> read_plain_head(boost::beast::tcp_stream& stream,
 // Writes `response` (head and body) within `timeout`, stops sending, then discards what the
 // client still sends for up to a second so that unread bytes do not turn it into a reset.
 boost::asio::awaitable<void> write_and_close(boost::beast::tcp_stream& stream,
-                                             const std::string& response,
-                                             config::Duration timeout);
+                                             const std::string& response, config::Duration timeout);
 
 }  // namespace certgate::proxy

@@ -42,11 +42,16 @@ TEST(MetricsRendering, HistogramBucketsAreCumulativeWithSumAndCount) {
     s.totals.count_request("api", 500, 0.2);
     s.totals.count_request("api", 200, 30);  // beyond 10 s: +Inf only
     const std::string text = render_metrics(s);
-    EXPECT_TRUE(has_line(text, "certgate_request_duration_seconds_bucket{policy=\"api\",le=\"0.001\"} 2"));
-    EXPECT_TRUE(has_line(text, "certgate_request_duration_seconds_bucket{policy=\"api\",le=\"0.1\"} 2"));
-    EXPECT_TRUE(has_line(text, "certgate_request_duration_seconds_bucket{policy=\"api\",le=\"0.25\"} 3"));
-    EXPECT_TRUE(has_line(text, "certgate_request_duration_seconds_bucket{policy=\"api\",le=\"10\"} 3"));
-    EXPECT_TRUE(has_line(text, "certgate_request_duration_seconds_bucket{policy=\"api\",le=\"+Inf\"} 4"));
+    EXPECT_TRUE(
+        has_line(text, "certgate_request_duration_seconds_bucket{policy=\"api\",le=\"0.001\"} 2"));
+    EXPECT_TRUE(
+        has_line(text, "certgate_request_duration_seconds_bucket{policy=\"api\",le=\"0.1\"} 2"));
+    EXPECT_TRUE(
+        has_line(text, "certgate_request_duration_seconds_bucket{policy=\"api\",le=\"0.25\"} 3"));
+    EXPECT_TRUE(
+        has_line(text, "certgate_request_duration_seconds_bucket{policy=\"api\",le=\"10\"} 3"));
+    EXPECT_TRUE(
+        has_line(text, "certgate_request_duration_seconds_bucket{policy=\"api\",le=\"+Inf\"} 4"));
     EXPECT_TRUE(has_line(text, "certgate_request_duration_seconds_count{policy=\"api\"} 4"));
     EXPECT_NE(text.find("\ncertgate_request_duration_seconds_sum{policy=\"api\"} 30.20"),
               std::string::npos);
