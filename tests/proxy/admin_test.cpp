@@ -53,7 +53,8 @@ PlainResponse admin_get(std::uint16_t port, const std::string& target,
 }
 
 // Flattens the families the parser found into "name{label=value,...}" (or "name") -> value,
-// labels sorted. Fails (non-zero exit) on text the parser rejects or a family without # TYPE/# HELP.
+// labels sorted. Fails (non-zero exit) on text the parser rejects or a family without # TYPE/#
+// HELP.
 const char* kParse = R"PY(
 import sys
 from prometheus_client.parser import text_string_to_metric_families
@@ -119,6 +120,17 @@ protected:
         return s;
     }
 
+    // /readyz remembers its answer for about a second: poll until it is no longer 200.
+    PlainResponse readyz_once_it_turns() {
+        auto deadline = std::chrono::steady_clock::now() + 5s;
+        PlainResponse r = admin_get(admin_port, "/readyz");
+        while (r.status == 200 && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(50ms);
+            r = admin_get(admin_port, "/readyz");
+        }
+        return r;
+    }
+
     std::uint16_t admin_port = 0;
     std::string last_text;
 };
@@ -146,11 +158,12 @@ TEST_F(AdminTest, OtherMethodsAre405AndMalformedRequestsAre400) {
     auto head = admin_get(admin_port, "/healthz", "HEAD");
     EXPECT_EQ(head.status, 200);
     EXPECT_EQ(head.body, "");
-    EXPECT_EQ(plain_request(admin_port, "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").status,
-              400);
+    EXPECT_EQ(
+        plain_request(admin_port, "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").status,
+        400);
     EXPECT_EQ(plain_request(admin_port, "GARBAGE\r\n\r\n").status, 400);
-    const std::string huge = "GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: " +
-                             std::string(64 * 1024, 'a') + "\r\n\r\n";
+    const std::string huge =
+        "GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(64 * 1024, 'a') + "\r\n\r\n";
     EXPECT_EQ(plain_request(admin_port, huge).status, 431);
     EXPECT_EQ(admin_get(admin_port, "/healthz").status, 200);  // still up
 }
@@ -160,16 +173,21 @@ TEST_F(AdminTest, ReadyzIsOkWithTheAppUpAnd503OnceItIsGone) {
     auto ready = admin_get(admin_port, "/readyz");
     EXPECT_EQ(ready.status, 200) << ready.head << ready.body;
     upstream.reset();
-    // The answer is remembered for about a second: poll until it turns.
-    auto deadline = std::chrono::steady_clock::now() + 5s;
-    PlainResponse r = admin_get(admin_port, "/readyz");
-    while (r.status == 200 && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(50ms);
-        r = admin_get(admin_port, "/readyz");
-    }
+    PlainResponse r = readyz_once_it_turns();
     EXPECT_EQ(r.status, 503) << r.head << r.body;
     EXPECT_EQ(r.body.rfind("upstream unreachable: ", 0), 0u) << r.body;
     EXPECT_EQ(admin_get(admin_port, "/healthz").status, 200);  // the process itself is fine
+}
+
+TEST_F(AdminTest, ReadyzConnectsToAUnixSocketApp) {
+    const std::string path = pki->dir.path() + "/app.sock";
+    upstream = std::make_unique<UpstreamServer>(path);
+    start_with_admin();
+    auto ready = admin_get(admin_port, "/readyz");
+    EXPECT_EQ(ready.status, 200) << ready.head << ready.body;
+    upstream.reset();  // removes the socket file too
+    PlainResponse r = readyz_once_it_turns();
+    EXPECT_EQ(r.status, 503) << r.head << r.body;
 }
 
 TEST_F(AdminTest, ReadyzTurns503WhileDrainingAndTheRequestInFlightFinishes) {
@@ -207,7 +225,8 @@ TEST_F(AdminTest, RequestsAreCountedByPolicyAndStatusWithTheirDurations) {
     const std::string forbidden = kRequests + "{policy=default,status=403}";
     const std::string count = kDuration + "_count{policy=default}";
     auto after = wait_for([&](const Samples& s) {
-        return value(s, ok) - value(before, ok) >= 3 && value(s, forbidden) - value(before, forbidden) >= 1 &&
+        return value(s, ok) - value(before, ok) >= 3 &&
+               value(s, forbidden) - value(before, forbidden) >= 1 &&
                value(s, count) - value(before, count) >= 4;
     });
     EXPECT_EQ(value(after, ok) - value(before, ok), 3) << last_text;
@@ -233,8 +252,9 @@ TEST_F(AdminTest, FailedHandshakesAreCountedWithTheirVerifyReason) {
                  anonymous.read_response());
 
     const std::string failed = "certgate_tls_handshakes_total{result=failed}";
-    const std::string untrusted = "certgate_client_certificate_verify_failures_total{reason=unable "
-                                  "to get local issuer certificate}";
+    const std::string untrusted =
+        "certgate_client_certificate_verify_failures_total{reason=unable "
+        "to get local issuer certificate}";
     const std::string missing =
         "certgate_client_certificate_verify_failures_total{reason=no certificate}";
     auto after = wait_for([&](const Samples& s) {
@@ -290,8 +310,8 @@ TEST_F(AdminTest, GaugesShowOpenConnectionsAndReloadsAreCounted) {
     ASSERT_TRUE(held.connect()) << held.error();
     ASSERT_TRUE(held.send(get_request("/")));
     ASSERT_TRUE(held.read_response());
-    auto open = wait_for(
-        [&](const Samples& s) { return value(s, "certgate_open_connections") >= 1; });
+    auto open =
+        wait_for([&](const Samples& s) { return value(s, "certgate_open_connections") >= 1; });
     EXPECT_GE(value(open, "certgate_open_connections"), 1) << last_text;
     EXPECT_EQ(value(open, "certgate_workers"), 1);
     EXPECT_EQ(value(open, "certgate_scrape_workers_unanswered"), 0);
