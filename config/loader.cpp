@@ -14,7 +14,6 @@
 #include "config/address_syntax.hpp"
 #include "config/config.hpp"
 #include "config/policy_schema.hpp"
-#include "config/unbuilt_features.hpp"
 #include "config/yaml_reader.hpp"
 
 namespace certgate::config {
@@ -280,8 +279,7 @@ void check_single_document(const std::string& yaml_text, Diagnostics& diagnostic
     }
 }
 
-Config parse_document(const std::string& yaml_text, const std::string& display_name,
-                      bool refuse_unbuilt) {
+Config parse_document(const std::string& yaml_text, const std::string& display_name) {
     const Mark start{display_name, 1, 1};
     Diagnostics diagnostics(display_name);
     YAML::Node root;
@@ -294,22 +292,16 @@ Config parse_document(const std::string& yaml_text, const std::string& display_n
     Config config;
     config.source = display_name;
     read_config(Field(root, "", start, diagnostics), config);
-    if (refuse_unbuilt) refuse_unbuilt_features(root, diagnostics);
     if (!diagnostics.empty()) throw ConfigError(diagnostics.messages());
     return config;
 }
 
 }  // namespace
 
-Config parse_config_with_unbuilt_features(const std::string& yaml_text,
-                                          const std::string& display_name) {
-    return parse_document(yaml_text, display_name, false);
-}
-
 }  // namespace detail
 
 Config parse_config(const std::string& yaml_text, const std::string& display_name) {
-    return detail::parse_document(yaml_text, display_name, true);
+    return detail::parse_document(yaml_text, display_name);
 }
 
 Config load_config(const std::string& path) {

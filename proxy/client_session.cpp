@@ -100,19 +100,26 @@ net::awaitable<void> ClientSession::run() {
             reason = std::string("client certificate rejected: ") +
                      X509_verify_cert_error_string(verify_error);
             rule = std::string("verify: ") + X509_verify_cert_error_string(verify_error);
+            worker_.metrics().count_verify_failure(X509_verify_cert_error_string(verify_error));
         } else if (ERR_GET_REASON(hec.value()) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
             reason = "client certificate required";
             rule = "verify.missing";
+            worker_.metrics().count_verify_failure("no certificate");
         }
+        worker_.metrics().count_handshake(false);
         worker_.log().event("info", "handshake_failed",
                             {{"client", client_address_}, {"reason", reason}, {"rule", rule}});
     } else {
         handshake_done_ = true;
+        worker_.metrics().count_handshake(true);
         SSL* ssl = stream_.native_handle();
         PeerVerification v = peer_verification(ssl);
         if (v.presented) {
             std::optional<std::string> failure;
             if (v.error != X509_V_OK) failure = X509_verify_cert_error_string(v.error);
+            // Counted once per full handshake: a resumed session carries the old verdict.
+            if (failure && !SSL_session_reused(ssl))
+                worker_.metrics().count_verify_failure(*failure);
             identity_ = policies::describe_certificate(SSL_get0_peer_certificate(ssl),
                                                        SSL_get_peer_cert_chain(ssl), failure);
         }
@@ -327,6 +334,8 @@ void ClientSession::finish_log(Request& r) {
     e.reason = r.reason;
     e.rule = r.rule;
     worker_.log().request(e);
+    worker_.metrics().count_request(e.policy, e.status, e.duration_ms / 1000);
+    if (r.rule.starts_with("upstream.")) worker_.metrics().count_upstream_error(r.rule);
 }
 
 }  // namespace certgate::proxy

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "proxy/access_log.hpp"
+#include "proxy/admin_listener.hpp"
 #include "proxy/worker.hpp"
 
 namespace certgate::proxy {
@@ -14,7 +15,7 @@ namespace certgate::proxy {
 namespace net = boost::asio;
 
 Server::Server(std::string config_path, std::shared_ptr<const Snapshot> snapshot)
-    : config_path_(std::move(config_path)), snapshot_(std::move(snapshot)) {}
+    : config_path_(std::move(config_path)), snapshot_(std::move(snapshot)), status_(snapshot_) {}
 
 Server::~Server() = default;
 
@@ -23,10 +24,12 @@ void Server::reload() {
         auto next = load_snapshot(config_path_);
         for (auto& w : workers_) w->replace_snapshot(next);
         snapshot_ = std::move(next);
+        status_.reloaded(snapshot_);
         process_log().event("info", "reload", {{"result", "ok"}, {"config", config_path_}});
         for (const auto& warning : snapshot_warnings(*snapshot_))
             process_log().event("warning", "config_warning", {{"message", warning}});
     } catch (const std::exception& e) {
+        status_.reload_failed();
         process_log().event("error", "reload",
                             {{"result", "failed"}, {"config", config_path_}, {"error", e.what()}});
     }
@@ -48,7 +51,9 @@ int Server::run() {
     }
     for (const auto& warning : snapshot_warnings(*snapshot_))
         process_log().event("warning", "config_warning", {{"message", warning}});
+    if (cfg.admin && !(admin_ = AdminListener::open(*cfg.admin, workers_, status_))) return 1;
     for (auto& w : workers_) w->start();
+    if (admin_) admin_->start();
     process_log().event("info", "listening",
                         {{"address", cfg.listen.text},
                          {"upstream", cfg.upstream.url},
@@ -76,6 +81,7 @@ int Server::run() {
     const auto timeout = snapshot_->config.limits.shutdown_timeout;
     // Every listening socket is closed before "draining" is logged: from then on no new
     // connection is accepted.
+    status_.begin_drain();  // /readyz answers 503 from now on
     std::vector<std::future<void>> closed;
     for (auto& w : workers_) closed.push_back(w->begin_drain());
     for (auto& c : closed) c.wait_for(timeout);
@@ -95,6 +101,7 @@ int Server::run() {
         main_ioc.run();
     });
     for (auto& w : workers_) w->join();
+    if (admin_) admin_->stop();
     net::post(main_ioc, [&] { deadline.cancel(); });
     killer.join();
     process_log().event("info", "shutdown",

@@ -5,10 +5,12 @@
 #include <string>
 #include <vector>
 
+#include "proxy/server_status.hpp"
 #include "proxy/snapshot.hpp"
 
 namespace certgate::proxy {
 
+class AdminListener;
 class Worker;
 
 class Server {
@@ -23,6 +25,9 @@ private:
 
     std::string config_path_;
     std::shared_ptr<const Snapshot> snapshot_;
+    ServerStatus status_;  // what the admin listener reads
+    // Before workers_: destroyed after them, as their queues may hold a scrape's request.
+    std::unique_ptr<AdminListener> admin_;
     std::vector<std::unique_ptr<Worker>> workers_;
 };
 

@@ -16,6 +16,7 @@
 #include <unordered_set>
 
 #include "proxy/access_log.hpp"
+#include "proxy/metrics.hpp"
 #include "proxy/redirect_listener.hpp"
 #include "proxy/snapshot.hpp"
 #include "proxy/upstream_pool.hpp"
@@ -57,6 +58,7 @@ public:
     UpstreamPool& pool() { return *pool_; }
     AccessLog& log() { return log_; }
     RequestIdGenerator& request_ids() { return ids_; }
+    WorkerMetrics& metrics() { return metrics_; }
     bool draining() const { return draining_; }
     void session_started(ClientSession* s) { sessions_.insert(s); }
     void session_ended(ClientSession* s);
@@ -74,6 +76,7 @@ private:
     std::unique_ptr<UpstreamPool> pool_;
     AccessLog log_;
     RequestIdGenerator ids_;
+    WorkerMetrics metrics_;  // worker thread only; a scrape asks for a copy (AdminListener)
     std::unordered_set<ClientSession*> sessions_;
     boost::asio::steady_timer slot_free_;  // wakes the accept loop when under max_connections
     std::size_t max_sessions_;

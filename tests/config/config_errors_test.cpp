@@ -1,5 +1,5 @@
 // How a refused configuration is reported: unknown and duplicate keys, wrong types,
-// missing keys, unbuilt features, YAML syntax, and every error at once.
+// missing keys, optional features, YAML syntax, and every error at once.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -135,16 +135,15 @@ TEST(RequiredKeys, ClientCaIsRequiredWhenAnyPolicyAcceptsACertificate) {
                "has client_certificate: none)"});
 }
 
-TEST(NotSupportedYet, RedirectHttpIsAccepted) {
+TEST(OptionalFeatures, RedirectHttpIsAccepted) {
     EXPECT_EQ(errors_of(kBase + "redirect_http: \"0.0.0.0:8080\"\n"), Errors{});
 }
 
-TEST(NotSupportedYet, AdminIsRefused) {
-    EXPECT_EQ(errors_of(kBase + "admin: \"127.0.0.1:9901\"\n"),
-              Errors{"t.yaml:7:8: admin: not supported yet"});
+TEST(OptionalFeatures, AdminIsAccepted) {
+    EXPECT_EQ(errors_of(kBase + "admin: \"127.0.0.1:9901\"\n"), Errors{});
 }
 
-TEST(NotSupportedYet, AllowListsCsrfAndCookiesAreAccepted) {
+TEST(OptionalFeatures, AllowListsCsrfAndCookiesAreAccepted) {
     EXPECT_EQ(errors_of(kBase + "policies:\n  - name: a\n"
                                 "    allow: {san_uri: [\"spiffe://example.org/sa/*\"]}\n"
                                 "    csrf: {allow_missing_origin: true}\n"

@@ -8,7 +8,6 @@
 #include <fstream>
 #include <string>
 
-#include "config/unbuilt_features.hpp"
 
 namespace certgate::config {
 namespace {
@@ -174,7 +173,7 @@ TEST(ConfigDefaults, WithoutPoliciesKeyOneDefaultPolicyCoversEveryPath) {
 }
 
 TEST(ConfigEveryKey, TopLevelSectionsParseToTheirValues) {
-    const Config config = detail::parse_config_with_unbuilt_features(kEveryKey, "t.yaml");
+    const Config config = parse_config(kEveryKey, "t.yaml");
     EXPECT_EQ(config.listen.host, "::");
     EXPECT_EQ(config.listen.port, 9443);
     EXPECT_EQ(config.listen.text, "[::]:9443");
@@ -225,7 +224,7 @@ TEST(ConfigEveryKey, TopLevelSectionsParseToTheirValues) {
 }
 
 TEST(ConfigEveryKey, PoliciesParseInOrderWithNormalizedValues) {
-    const Config config = detail::parse_config_with_unbuilt_features(kEveryKey, "t.yaml");
+    const Config config = parse_config(kEveryKey, "t.yaml");
     ASSERT_EQ(config.policies.size(), 2U);
     const Policy& billing = config.policies[0];
     EXPECT_EQ(billing.name, "billing");
@@ -276,22 +275,20 @@ TEST(ConfigEveryKey, FileReferencesKeepTheirKeyAndPosition) {
     EXPECT_EQ(config.tls.client_ca->mark.line, 4);
     EXPECT_EQ(config.tls.client_ca->mark.column, 14);
 
-    const Config every = detail::parse_config_with_unbuilt_features(kEveryKey, "t.yaml");
+    const Config every = parse_config(kEveryKey, "t.yaml");
     EXPECT_EQ(every.tls.crl[1].key, "tls.crl[1]");
     EXPECT_EQ(every.tls.crl[1].mark.line, 6);
     EXPECT_EQ(every.tls.crl[1].mark.column, 24);
 }
 
-TEST(ConfigEveryKey, TheUnbuiltFeaturesOfAFullConfigAreRefusedAndNothingElse) {
-    try {
-        parse_config(kEveryKey, "t.yaml");
-        FAIL() << "expected a ConfigError";
-    } catch (const ConfigError& error) {
-        EXPECT_EQ(error.messages(),
-                  (std::vector<std::string>{
-                      "t.yaml:10:8: admin: not supported yet",
-                  }));
-    }
+TEST(ConfigEveryKey, AFullConfigIsAccepted) {
+    const Config every = parse_config(kEveryKey, "t.yaml");
+    EXPECT_TRUE(every.admin.has_value());
+    EXPECT_TRUE(every.redirect_http.has_value());
+    ASSERT_FALSE(every.policies.empty());
+    EXPECT_TRUE(every.policies[0].csrf.has_value());
+    EXPECT_TRUE(every.policies[0].cookies.has_value());
+    EXPECT_FALSE(every.policies[0].allow.empty());
 }
 
 TEST(ConfigValues, UpstreamHostAndPortComeFromTheUrl) {

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "config/unbuilt_features.hpp"
+#include "config/config.hpp"
 
 namespace certgate::config::test_support {
 
@@ -32,7 +32,7 @@ inline Errors errors_of(const std::string& yaml) {
 // For keys that parse_config refuses outright: what their validation alone reports.
 inline Errors validation_errors_of(const std::string& yaml) {
     try {
-        detail::parse_config_with_unbuilt_features(yaml, "t.yaml");
+        parse_config(yaml, "t.yaml");
     } catch (const ConfigError& error) {
         return error.messages();
     }

@@ -239,24 +239,6 @@ TEST_F(CliTest, ConfigOptionTakesPrecedenceOverEnvironment) {
     auto [code, out] = certgate({"check", "--config", good}, {{"CERTGATE_CONFIG", bad}});
     EXPECT_EQ(code, 0) << out;
 }
-TEST_F(CliTest, UnbuiltFeaturesAreRefusedNotIgnored) {
-    struct Case {
-        std::string top_level, policy_extra, key;
-    };
-    const Case cases[] = {
-        {"admin: \"127.0.0.1:19901\"\n", "", "admin"},
-    };
-    for (const auto& c : cases) {
-        ConfigParts parts;
-        parts.top_level_extra = c.top_level;
-        parts.policies = "policies:\n  - name: default\n    paths: [\"/\"]\n" + c.policy_extra;
-        const auto path = write(yaml(parts));
-        auto [code, out] = check(path);
-        EXPECT_EQ(code, 1) << c.key << "\n" << out;
-        EXPECT_TRUE(contains(out, c.key + ": not supported yet")) << c.key << "\n" << out;
-    }
-}
-
 // ---- serve
 
 TEST_F(CliTest, ServeWithBadConfigExitsOneQuickly) {
