@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "proxy/access_log.hpp"
+#include "proxy/file_watcher.hpp"
 #include "proxy/worker.hpp"
 
 namespace certgate::proxy {
@@ -18,22 +19,59 @@ Server::Server(std::string config_path, std::shared_ptr<const Snapshot> snapshot
 
 Server::~Server() = default;
 
-void Server::reload() {
+void Server::reload(std::string_view trigger, const std::string& changed_path) {
+    std::vector<std::pair<std::string_view, std::string>> about{{"config", config_path_},
+                                                                {"trigger", std::string(trigger)}};
+    if (!changed_path.empty()) about.emplace_back("path", changed_path);
     try {
         auto next = load_snapshot(config_path_);
         for (auto& w : workers_) w->replace_snapshot(next);
         snapshot_ = std::move(next);
-        process_log().event("info", "reload", {{"result", "ok"}, {"config", config_path_}});
-        for (const auto& warning : snapshot_warnings(*snapshot_))
+        about.emplace(about.begin(), "result", "ok");
+        process_log().event("info", "reload", about);
+        for (const auto& warning : snapshot_warnings(*snapshot_, false))
             process_log().event("warning", "config_warning", {{"message", warning}});
+        warn_expiring_certificates();
     } catch (const std::exception& e) {
-        process_log().event("error", "reload",
-                            {{"result", "failed"}, {"config", config_path_}, {"error", e.what()}});
+        about.emplace(about.begin(), "result", "failed");
+        about.emplace_back("error", e.what());
+        process_log().event("error", "reload", about);
     }
+    // The new config may name other files; after a failure, a half-written set's next write
+    // brings the next attempt.
+    watch_files();
+}
+
+void Server::watch_files() {
+    if (!watcher_) return;
+    auto files = source_files(snapshot_->config);
+    files.push_back(config_path_);
+    watcher_->watch(files);
+}
+
+void Server::warn_expiring_certificates() {
+    for (const auto& e : expiring_certificates(*snapshot_, std::chrono::system_clock::now()))
+        process_log().event("warning", "certificate_expiring",
+                            {{"role", e.certificate->role},
+                             {"subject", e.certificate->subject},
+                             {"not_after", e.certificate->not_after},
+                             {"days_left", std::to_string(e.days_left)}});
+}
+
+void Server::schedule_expiry_check() {
+    expiry_timer_.expires_after(std::chrono::hours(24));
+    expiry_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec) return;
+        warn_expiring_certificates();
+        schedule_expiry_check();
+    });
 }
 
 int Server::run() {
     std::signal(SIGPIPE, SIG_IGN);
+    // Caught from here on (queued until waited for): a SIGHUP right after "listening" must
+    // not meet the default action, which ends the process.
+    net::signal_set signals(main_ioc_, SIGINT, SIGTERM, SIGHUP);
     const auto& cfg = snapshot_->config;
     unsigned n = cfg.workers ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
     try {
@@ -46,8 +84,18 @@ int Server::run() {
                             {{"address", cfg.listen.text}, {"error", e.what()}});
         return 1;
     }
-    for (const auto& warning : snapshot_warnings(*snapshot_))
+    for (const auto& warning : snapshot_warnings(*snapshot_, false))
         process_log().event("warning", "config_warning", {{"message", warning}});
+    warn_expiring_certificates();
+    schedule_expiry_check();
+    try {
+        watcher_ = std::make_unique<FileWatcher>(
+            main_ioc_, [this](const std::string& path) { reload("file", path); });
+        watch_files();
+    } catch (const std::exception& e) {
+        process_log().event("warning", "file_watch_unavailable",
+                            {{"error", e.what()}, {"consequence", "reload with SIGHUP only"}});
+    }
     for (auto& w : workers_) w->start();
     process_log().event("info", "listening",
                         {{"address", cfg.listen.text},
@@ -57,14 +105,13 @@ int Server::run() {
                                                      ? "required at handshake"
                                                      : "requested, judged per request"}});
 
-    net::io_context main_ioc(1);
-    net::signal_set signals(main_ioc, SIGINT, SIGTERM, SIGHUP);
+    auto& main_ioc = main_ioc_;
     bool stopping = false;
     std::function<void(const boost::system::error_code&, int)> on_signal =
         [&](const boost::system::error_code& ec, int sig) {
             if (ec) return;
             if (sig == SIGHUP) {
-                reload();
+                reload("signal");
                 signals.async_wait(on_signal);
                 return;
             }
@@ -72,6 +119,10 @@ int Server::run() {
         };
     signals.async_wait(on_signal);
     while (!stopping) main_ioc.run_one();
+    // Nothing reloads during the drain; these must not keep main_ioc busy below either.
+    signals.cancel();
+    if (watcher_) watcher_->stop();
+    expiry_timer_.cancel();
 
     const auto timeout = snapshot_->config.limits.shutdown_timeout;
     // Every listening socket is closed before "draining" is logged: from then on no new
