@@ -14,6 +14,25 @@ namespace certgate::proxy {
 
 namespace net = boost::asio;
 
+namespace {
+
+// Settings bound once at start (sockets, threads, per-worker connection slots): a reload
+// takes everything else, and says which of these wait for a restart.
+std::string restart_only_changes(const config::Config& running, const config::Config& next) {
+    std::string changed;
+    auto note = [&](bool differs, const char* key) {
+        if (differs) changed += (changed.empty() ? "" : ", ") + std::string(key);
+    };
+    auto text = [](const std::optional<config::Endpoint>& e) { return e ? e->text : ""; };
+    note(running.listen.text != next.listen.text, "listen");
+    note(text(running.redirect_http) != text(next.redirect_http), "redirect_http");
+    note(running.workers != next.workers, "workers");
+    note(running.limits.max_connections != next.limits.max_connections, "limits.max_connections");
+    return changed;
+}
+
+}  // namespace
+
 Server::Server(std::string config_path, std::shared_ptr<const Snapshot> snapshot)
     : config_path_(std::move(config_path)), snapshot_(std::move(snapshot)) {}
 
@@ -25,10 +44,15 @@ void Server::reload(std::string_view trigger, const std::string& changed_path) {
     if (!changed_path.empty()) about.emplace_back("path", changed_path);
     try {
         auto next = load_snapshot(config_path_);
+        const std::string needs_restart = restart_only_changes(snapshot_->config, next->config);
         for (auto& w : workers_) w->replace_snapshot(next);
         snapshot_ = std::move(next);
         about.emplace(about.begin(), "result", "ok");
         process_log().event("info", "reload", about);
+        if (!needs_restart.empty())
+            process_log().event("warning", "restart_needed",
+                                {{"settings", needs_restart},
+                                 {"message", "these keep their running values until restart"}});
         for (const auto& warning : snapshot_warnings(*snapshot_, false))
             process_log().event("warning", "config_warning", {{"message", warning}});
         warn_expiring_certificates();

@@ -136,6 +136,18 @@ TEST_F(ReloadTest, SighupWithKeyNotMatchingCertificateKeepsTheOldSetServing) {
     EXPECT_EQ(r->status, 200);
 }
 
+TEST_F(ReloadTest, ListenChangeKeepsTheRunningListenerAndSaysARestartIsNeeded) {
+    start_yaml(yaml());
+    const std::uint16_t running = port();
+    parts.listen = "127.0.0.1:" + std::to_string(free_port());
+    ASSERT_TRUE(reload_by_signal(yaml(), kOk)) << logs();
+    EXPECT_TRUE(proxy->wait_for_log({"\"event\":\"restart_needed\"", "\"settings\":\"listen\""}))
+        << logs();
+    auto r = https_request(running, good_client(), get_request("/still"));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+}
+
 // A client thread keeps requesting, on fresh and keep-alive connections, while certgate
 // reloads ten times; each reload also replaces the upstream pool (idle_timeout changes).
 TEST_F(ReloadTest, TenReloadsUnderSteadyTrafficFailNoRequest) {
