@@ -57,6 +57,7 @@ struct Upstream {
     Duration response_timeout{60000};
     std::size_t max_idle_connections = 64;
     Duration idle_timeout{1000};
+    bool operator==(const Upstream&) const = default;  // a reload replaces the pool when unequal
 };
 
 struct Limits {

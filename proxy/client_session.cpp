@@ -113,22 +113,42 @@ net::awaitable<void> ClientSession::run() {
         handshake_done_ = true;
         worker_.metrics().count_handshake(true);
         SSL* ssl = stream_.native_handle();
-        PeerVerification v = peer_verification(ssl);
-        if (v.presented) {
-            std::optional<std::string> failure;
-            if (v.error != X509_V_OK) failure = X509_verify_cert_error_string(v.error);
-            // Counted once per full handshake: a resumed session carries the old verdict.
-            if (failure && !SSL_session_reused(ssl))
-                worker_.metrics().count_verify_failure(*failure);
-            identity_ = policies::describe_certificate(SSL_get0_peer_certificate(ssl),
-                                                       SSL_get_peer_cert_chain(ssl), failure);
-        }
-        verify_value_ = policies::verify_header_value(identity_);
+        set_identity(peer_verification(ssl));
+        // Counted once per full handshake: a resumed session carries the old verdict.
+        if (identity_.status == policies::ClientIdentity::Status::failed && !SSL_session_reused(ssl))
+            worker_.metrics().count_verify_failure(identity_.failure_reason);
         while (!closed_ && co_await serve_one()) {
             first_request_ = false;
         }
     }
     co_await close_connection();
+}
+
+void ClientSession::set_identity(const PeerVerification& v) {
+    identity_ = {};
+    if (v.presented) {
+        SSL* ssl = stream_.native_handle();
+        std::optional<std::string> failure;
+        if (v.error != X509_V_OK) failure = X509_verify_cert_error_string(v.error);
+        identity_ = policies::describe_certificate(SSL_get0_peer_certificate(ssl),
+                                                   SSL_get_peer_cert_chain(ssl), failure);
+    }
+    verify_value_ = policies::verify_header_value(identity_);
+}
+
+// SPEC: open connections move to the new set at their next request, and one whose client
+// trust changed is re-judged, so a revoked certificate cannot ride an old connection.
+bool ClientSession::adopt_current_snapshot() {
+    auto next = worker_.snapshot();
+    const bool trust_changed = next->tls.trust_id != snapshot_->tls.trust_id;
+    snapshot_ = std::move(next);
+    if (!trust_changed) return true;
+    const bool was_verified = identity_.status == policies::ClientIdentity::Status::verified;
+    // Without client_ca, a new connection would not even be asked for a certificate.
+    set_identity(snapshot_->config.tls.client_ca
+                     ? reverify_peer(stream_.native_handle(), snapshot_->tls)
+                     : PeerVerification{});
+    return !(was_verified && identity_.status == policies::ClientIdentity::Status::failed);
 }
 
 net::awaitable<void> ClientSession::close_connection() {
@@ -241,6 +261,8 @@ net::awaitable<bool> ClientSession::serve_one() {
         finish_log(r);
         co_return false;
     }
+    // The request was read under the old snapshot's limits; it is judged under the new one.
+    const bool trusted = worker_.snapshot() == snapshot_ || adopt_current_snapshot();
     const auto& cfg = snapshot_->config;
     const bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
     r.body_read = !has_body;
@@ -264,7 +286,11 @@ net::awaitable<bool> ClientSession::serve_one() {
                                                     worker_.request_ids().next());
 
     std::optional<policies::Refusal> refusal;
-    if (!r.policy) {
+    if (!trusted) {
+        close_after_response_ = true;  // the client must reconnect and be judged afresh
+        refusal = policies::Refusal{403, "client certificate rejected: " + identity_.failure_reason,
+                                    "verify: " + identity_.failure_reason};
+    } else if (!r.policy) {
         refusal = policies::Refusal{404, "no policy for this path", "route"};
     } else {
         const auto& policy = cfg.policies[*r.policy];

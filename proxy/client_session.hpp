@@ -70,6 +70,10 @@ private:
     void disarm();
 
     boost::asio::awaitable<bool> serve_one();
+    void set_identity(const PeerVerification& v);
+    // Moves the connection to the worker's current snapshot (after a reload). False when the
+    // certificate it verified with no longer does under the new client trust.
+    bool adopt_current_snapshot();
     boost::asio::awaitable<HeadOutcome> read_head(Request& r, RequestParser& parser);
     boost::asio::awaitable<bool> forward(Request& r, RequestParser& parser);
     boost::asio::awaitable<Send> send_request(Request& r, RequestParser& parser,

@@ -234,9 +234,11 @@ net::awaitable<bool> ClientSession::forward(Request& r, RequestParser& parser) {
                                     : BodyFraming::none,
                            length.value_or(0));
 
+    // Held for the whole exchange: a reload may replace the worker's pool meanwhile.
+    const std::shared_ptr<UpstreamPool> pool = worker_.shared_pool();
     for (int attempt = 0; attempt < 2; ++attempt) {
         AcquireError acquire_error;
-        auto up = co_await worker_.pool().acquire(acquire_error, attempt > 0);
+        auto up = co_await pool->acquire(acquire_error, attempt > 0);
         if (!up) {
             co_await respond_local(r, 502, "upstream unavailable",
                                    acquire_error == AcquireError::connect_timeout
@@ -302,7 +304,7 @@ net::awaitable<bool> ClientSession::forward(Request& r, RequestParser& parser) {
             std::chrono::duration<double, std::milli>(Clock::now() - upstream_start).count();
         bool reusable = false;
         bool ok = co_await relay_response(r, *up, *rp, head_request, reusable);
-        if (reusable) worker_.pool().release(std::move(up));
+        if (reusable) pool->release(std::move(up));
         co_return ok;
     }
     co_return false;

@@ -8,35 +8,98 @@
 
 #include "proxy/access_log.hpp"
 #include "proxy/admin_listener.hpp"
+#include "proxy/file_watcher.hpp"
 #include "proxy/worker.hpp"
 
 namespace certgate::proxy {
 
 namespace net = boost::asio;
 
+namespace {
+
+// Settings bound once at start (sockets, threads, per-worker connection slots): a reload
+// takes everything else, and says which of these wait for a restart.
+std::string restart_only_changes(const config::Config& running, const config::Config& next) {
+    std::string changed;
+    auto note = [&](bool differs, const char* key) {
+        if (differs) changed += (changed.empty() ? "" : ", ") + std::string(key);
+    };
+    auto text = [](const std::optional<config::Endpoint>& e) { return e ? e->text : ""; };
+    note(running.listen.text != next.listen.text, "listen");
+    note(text(running.redirect_http) != text(next.redirect_http), "redirect_http");
+    note(text(running.admin) != text(next.admin), "admin");
+    note(running.workers != next.workers, "workers");
+    note(running.limits.max_connections != next.limits.max_connections, "limits.max_connections");
+    return changed;
+}
+
+}  // namespace
+
 Server::Server(std::string config_path, std::shared_ptr<const Snapshot> snapshot)
     : config_path_(std::move(config_path)), snapshot_(std::move(snapshot)), status_(snapshot_) {}
 
 Server::~Server() = default;
 
-void Server::reload() {
+void Server::reload(std::string_view trigger, const std::string& changed_path) {
+    std::vector<std::pair<std::string_view, std::string>> about{{"config", config_path_},
+                                                                {"trigger", std::string(trigger)}};
+    if (!changed_path.empty()) about.emplace_back("path", changed_path);
     try {
         auto next = load_snapshot(config_path_);
+        const std::string needs_restart = restart_only_changes(snapshot_->config, next->config);
         for (auto& w : workers_) w->replace_snapshot(next);
         snapshot_ = std::move(next);
         status_.reloaded(snapshot_);
-        process_log().event("info", "reload", {{"result", "ok"}, {"config", config_path_}});
-        for (const auto& warning : snapshot_warnings(*snapshot_))
+        about.emplace(about.begin(), "result", "ok");
+        process_log().event("info", "reload", about);
+        if (!needs_restart.empty())
+            process_log().event("warning", "restart_needed",
+                                {{"settings", needs_restart},
+                                 {"message", "these keep their running values until restart"}});
+        for (const auto& warning : snapshot_warnings(*snapshot_, false))
             process_log().event("warning", "config_warning", {{"message", warning}});
+        warn_expiring_certificates();
     } catch (const std::exception& e) {
         status_.reload_failed();
-        process_log().event("error", "reload",
-                            {{"result", "failed"}, {"config", config_path_}, {"error", e.what()}});
+        about.emplace(about.begin(), "result", "failed");
+        about.emplace_back("error", e.what());
+        process_log().event("error", "reload", about);
     }
+    // The new config may name other files; after a failure, a half-written set's next write
+    // brings the next attempt.
+    watch_files();
+}
+
+void Server::watch_files() {
+    if (!watcher_) return;
+    auto files = source_files(snapshot_->config);
+    files.push_back(config_path_);
+    watcher_->watch(files);
+}
+
+void Server::warn_expiring_certificates() {
+    for (const auto& e : expiring_certificates(*snapshot_, std::chrono::system_clock::now()))
+        process_log().event("warning", "certificate_expiring",
+                            {{"role", e.certificate->role},
+                             {"subject", e.certificate->subject},
+                             {"not_after", e.certificate->not_after},
+                             {"days_left", std::to_string(e.days_left)}});
+}
+
+void Server::schedule_expiry_check() {
+    expiry_timer_.expires_after(std::chrono::hours(24));
+    expiry_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec) return;
+        warn_expiring_certificates();
+        schedule_expiry_check();
+    });
 }
 
 int Server::run() {
     std::signal(SIGPIPE, SIG_IGN);
+    // Caught from here on (queued until waited for): a SIGHUP right after "listening" must
+    // not meet the default action, which ends the process.
+    net::signal_set signals(main_ioc_, SIGINT, SIGTERM, SIGHUP);
     const auto& cfg = snapshot_->config;
     unsigned n = cfg.workers ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
     try {
@@ -49,9 +112,19 @@ int Server::run() {
                             {{"address", cfg.listen.text}, {"error", e.what()}});
         return 1;
     }
-    for (const auto& warning : snapshot_warnings(*snapshot_))
+    for (const auto& warning : snapshot_warnings(*snapshot_, false))
         process_log().event("warning", "config_warning", {{"message", warning}});
     if (cfg.admin && !(admin_ = AdminListener::open(*cfg.admin, workers_, status_))) return 1;
+    warn_expiring_certificates();
+    schedule_expiry_check();
+    try {
+        watcher_ = std::make_unique<FileWatcher>(
+            main_ioc_, [this](const std::string& path) { reload("file", path); });
+        watch_files();
+    } catch (const std::exception& e) {
+        process_log().event("warning", "file_watch_unavailable",
+                            {{"error", e.what()}, {"consequence", "reload with SIGHUP only"}});
+    }
     for (auto& w : workers_) w->start();
     if (admin_) admin_->start();
     process_log().event("info", "listening",
@@ -62,14 +135,13 @@ int Server::run() {
                                                      ? "required at handshake"
                                                      : "requested, judged per request"}});
 
-    net::io_context main_ioc(1);
-    net::signal_set signals(main_ioc, SIGINT, SIGTERM, SIGHUP);
+    auto& main_ioc = main_ioc_;
     bool stopping = false;
     std::function<void(const boost::system::error_code&, int)> on_signal =
         [&](const boost::system::error_code& ec, int sig) {
             if (ec) return;
             if (sig == SIGHUP) {
-                reload();
+                reload("signal");
                 signals.async_wait(on_signal);
                 return;
             }
@@ -77,6 +149,10 @@ int Server::run() {
         };
     signals.async_wait(on_signal);
     while (!stopping) main_ioc.run_one();
+    // Nothing reloads during the drain; these must not keep main_ioc busy below either.
+    signals.cancel();
+    if (watcher_) watcher_->stop();
+    expiry_timer_.cancel();
 
     const auto timeout = snapshot_->config.limits.shutdown_timeout;
     // Every listening socket is closed before "draining" is logged: from then on no new

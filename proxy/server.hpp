@@ -1,8 +1,12 @@
-// The process: worker threads, signals (SIGHUP reload, SIGTERM/SIGINT drain), shutdown.
+// The process: worker threads, reloads (SIGHUP, or a watched file changing), daily expiry
+// warnings, and shutdown (SIGTERM/SIGINT drain).
 #pragma once
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "proxy/server_status.hpp"
@@ -12,6 +16,7 @@ namespace certgate::proxy {
 
 class AdminListener;
 class Worker;
+class FileWatcher;
 
 class Server {
 public:
@@ -21,7 +26,12 @@ public:
     int run();
 
 private:
-    void reload();
+    // The one place a reload happens. `trigger`: "signal" or "file"; `changed_path` is the
+    // file seen changing, if known.
+    void reload(std::string_view trigger, const std::string& changed_path = "");
+    void watch_files();
+    void warn_expiring_certificates();
+    void schedule_expiry_check();
 
     std::string config_path_;
     std::shared_ptr<const Snapshot> snapshot_;
@@ -29,6 +39,10 @@ private:
     // Before workers_: destroyed after them, as their queues may hold a scrape's request.
     std::unique_ptr<AdminListener> admin_;
     std::vector<std::unique_ptr<Worker>> workers_;
+    // Signals, file watching and the expiry timer run here, on the thread that calls run().
+    boost::asio::io_context main_ioc_{1};
+    std::unique_ptr<FileWatcher> watcher_;
+    boost::asio::steady_timer expiry_timer_{main_ioc_};
 };
 
 }  // namespace certgate::proxy

@@ -28,8 +28,32 @@ std::shared_ptr<const Snapshot> load_snapshot(const std::string& config_path) {
     return build_snapshot(config::load_config(config_path));
 }
 
-std::vector<std::string> snapshot_warnings(const Snapshot& s) {
+std::vector<std::string> source_files(const config::Config& c) {
+    std::vector<std::string> files{c.tls.certificate.path, c.tls.private_key.path};
+    if (c.tls.client_ca) files.push_back(c.tls.client_ca->path);
+    for (const auto& crl : c.tls.crl) files.push_back(crl.path);
+    return files;
+}
+
+std::vector<ExpiringCertificate> expiring_certificates(const Snapshot& s,
+                                                       std::chrono::system_clock::time_point now) {
+    constexpr auto kWarnWithin = std::chrono::hours(24 * 30);
+    std::vector<ExpiringCertificate> out;
+    for (const auto& c : s.tls.certificates) {
+        auto left = c.expires - now;
+        if (left >= kWarnWithin) continue;
+        out.push_back({&c, static_cast<long>(std::chrono::floor<std::chrono::days>(left).count())});
+    }
+    return out;
+}
+
+std::vector<std::string> snapshot_warnings(const Snapshot& s, bool with_expiry) {
     std::vector<std::string> warnings = s.tls.warnings;
+    if (with_expiry)
+        for (const auto& e : expiring_certificates(s, std::chrono::system_clock::now()))
+            warnings.push_back(e.certificate->role + " certificate \"" + e.certificate->subject +
+                               "\" expires " + e.certificate->not_after +
+                               (e.days_left < 0 ? " (already expired)" : " (within 30 days)"));
     const auto& policies = s.config.policies;
     for (size_t j = 0; j < policies.size(); ++j) {
         bool reachable = false;

@@ -41,6 +41,19 @@ std::shared_ptr<const Snapshot> load_snapshot(const std::string& config_path);
 std::shared_ptr<const Snapshot> build_snapshot(config::Config config);
 
 // Warnings an operator should see (expiring certificates, unreachable policies, ...).
-std::vector<std::string> snapshot_warnings(const Snapshot& snapshot);
+// `serve` logs expiry as certificate_expiring events instead: with_expiry = false.
+std::vector<std::string> snapshot_warnings(const Snapshot& snapshot, bool with_expiry = true);
+
+// Every file the snapshot was built from besides the config itself (certificate, key,
+// client CA, CRLs): what a change on disk reloads.
+std::vector<std::string> source_files(const config::Config& config);
+
+// A served certificate or trusted client CA that expires within 30 days (or has expired).
+struct ExpiringCertificate {
+    const CertificateSummary* certificate;
+    long days_left;  // whole days, rounded down; negative once expired
+};
+std::vector<ExpiringCertificate> expiring_certificates(const Snapshot& snapshot,
+                                                       std::chrono::system_clock::time_point now);
 
 }  // namespace certgate::proxy

@@ -2,6 +2,7 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
 #include <cerrno>
@@ -9,6 +10,7 @@
 #include <cstring>
 #include <ctime>
 #include <memory>
+#include <string_view>
 
 #include "policies/client_identity.hpp"
 
@@ -148,13 +150,30 @@ CertificateSummary summarize(const std::string& role, X509* cert) {
     return s;
 }
 
-void warn_if_expiring(const CertificateSummary& s, std::vector<std::string>& warnings) {
-    auto left = s.expires - std::chrono::system_clock::now();
-    if (left < std::chrono::hours(24 * 30))
-        warnings.push_back(
-            s.role + " certificate \"" + s.subject + "\" expires " + s.not_after +
-            (left < std::chrono::seconds(0) ? " (already expired)" : " (within 30 days)"));
-}
+struct MdCtxDeleter {
+    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
+
+// Accumulates the trust material into TlsBuild::trust_id.
+class TrustDigest {
+public:
+    TrustDigest() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr); }
+    // Length-prefixed, so that moving bytes between two files changes the digest.
+    void add(std::string_view data) {
+        const std::string length = std::to_string(data.size()) + ":";
+        EVP_DigestUpdate(ctx_.get(), length.data(), length.size());
+        EVP_DigestUpdate(ctx_.get(), data.data(), data.size());
+    }
+    std::string finish() {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+        EVP_DigestFinal_ex(ctx_.get(), md, &n);
+        return std::string(reinterpret_cast<const char*>(md), n);
+    }
+
+private:
+    std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx_;
+};
 
 // Each certificate in the server file must be issued by the next one (leaf first).
 void check_server_chain(const std::vector<X509Ptr>& chain, const FileRef& ref,
@@ -196,8 +215,13 @@ TlsBuild build_tls_context(const config::Config& cfg) {
     SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
     SSL_CTX_sess_set_cache_size(c, 20480);
     SSL_CTX_set_timeout(c, 3600);
-    static const unsigned char sid_ctx[] = "certgate";
-    SSL_CTX_set_session_id_context(c, sid_ctx, sizeof sid_ctx - 1);
+    // A random session id context per build as well: even a session that reached this
+    // context some other way would not resume across a reload. (Ticket keys are random per
+    // SSL_CTX already, and SSL_OP_NO_TICKET keeps TLS 1.3 tickets stateful.)
+    unsigned char sid_ctx[SSL_MAX_SID_CTX_LENGTH];
+    if (RAND_bytes(sid_ctx, sizeof sid_ctx) != 1)
+        throw config::ConfigError({"cannot create TLS context: " + openssl_error()});
+    SSL_CTX_set_session_id_context(c, sid_ctx, sizeof sid_ctx);
     SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_cipher_list(c, "ECDHE+AESGCM:ECDHE+CHACHA20");
     SSL_CTX_set_alpn_select_cb(c, select_http11, nullptr);
@@ -247,9 +271,12 @@ TlsBuild build_tls_context(const config::Config& cfg) {
     // Client CAs and CRLs.
     const bool enforce = cfg.every_policy_requires_certificate();
     std::vector<X509Ptr> cas;
+    TrustDigest trust;
+    trust.add(std::to_string(cfg.tls.verify_depth));
     if (cfg.tls.client_ca) {
         const FileRef& ref = *cfg.tls.client_ca;
         std::string pem = read_file(ref, errors);
+        trust.add(pem);
         if (!pem.empty()) {
             cas = parse_pem_certificates(pem);
             if (cas.empty())
@@ -266,6 +293,7 @@ TlsBuild build_tls_context(const config::Config& cfg) {
         SSL_CTX_set_client_CA_list(c, names);
         for (const FileRef& crl_ref : cfg.tls.crl) {
             std::string data = read_file(crl_ref, errors);
+            trust.add(data);
             if (data.empty()) continue;
             CrlPtr crl = parse_crl(data);
             if (!crl) {
@@ -306,7 +334,7 @@ TlsBuild build_tls_context(const config::Config& cfg) {
     }
 
     if (!errors.empty()) throw config::ConfigError(std::move(errors));
-    for (const auto& s : out.certificates) warn_if_expiring(s, out.warnings);
+    out.trust_id = trust.finish();
     out.context = std::move(ctx);
     return out;
 }
@@ -334,6 +362,37 @@ PeerVerification peer_verification(SSL* ssl) {
     if (session)
         SSL_SESSION_set_ex_data(session, session_error_index(),
                                 reinterpret_cast<void*>(static_cast<intptr_t>(v.error + 1)));
+    return v;
+}
+
+PeerVerification reverify_peer(SSL* ssl, const TlsBuild& trust) {
+    PeerVerification v;
+    X509* leaf = SSL_get0_peer_certificate(ssl);
+    v.presented = leaf != nullptr;
+    if (!v.presented) return v;
+    SSL_CTX* c = trust.context.get();
+    std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> store(X509_STORE_CTX_new(),
+                                                                          X509_STORE_CTX_free);
+    // Server side, the peer chain holds what the client sent after its leaf (kept in the
+    // session, so a resumed connection has it too).
+    if (!store || X509_STORE_CTX_init(store.get(), SSL_CTX_get_cert_store(c), leaf,
+                                      SSL_get_peer_cert_chain(ssl)) != 1) {
+        ERR_clear_error();
+        v.error = X509_V_ERR_UNSPECIFIED;
+        return v;
+    }
+    // As OpenSSL sets up the handshake's verification: "ssl_client" purpose and trust, the
+    // context's parameters (depth), its security level for every key and signature.
+    X509_STORE_CTX_set_default(store.get(), "ssl_client");
+    X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(store.get());
+    X509_VERIFY_PARAM_set1(param, SSL_CTX_get0_param(c));
+    X509_VERIFY_PARAM_set_auth_level(param, SSL_CTX_get_security_level(c));
+    // No callback: verification stops at the first error, the one the handshake records.
+    if (X509_verify_cert(store.get()) != 1) {
+        v.error = X509_STORE_CTX_get_error(store.get());
+        if (v.error == X509_V_OK) v.error = X509_V_ERR_UNSPECIFIED;
+    }
+    ERR_clear_error();
     return v;
 }
 

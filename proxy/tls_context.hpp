@@ -29,7 +29,10 @@ struct CertificateSummary {
 struct TlsBuild {
     SslCtxPtr context;
     std::vector<CertificateSummary> certificates;
-    std::vector<std::string> warnings;
+    std::vector<std::string> warnings;  // expiry is judged separately, against the clock
+    // SHA-256 over what decides whether a client certificate verifies (client_ca and CRL
+    // contents, verify_depth): a reload that changes it re-judges open connections.
+    std::string trust_id;
 };
 
 // Opens every file the tls section names and builds the context. Throws config::ConfigError
@@ -44,6 +47,11 @@ struct PeerVerification {
     long error = 0;  // X509_V_OK when it verified
 };
 PeerVerification peer_verification(SSL* ssl);
+
+// Verifies the client certificate chain `ssl` was given at its handshake again, against the
+// trust of `trust` (another build, after a reload), with the handshake's rules: verify depth,
+// CRLs for the whole chain, clientAuth purpose, security level.
+PeerVerification reverify_peer(SSL* ssl, const TlsBuild& trust);
 
 // The first error the verify callback recorded during this handshake, X509_V_OK if none
 // (also when the handshake failed before any certificate was judged).

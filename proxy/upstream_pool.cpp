@@ -17,10 +17,15 @@ namespace net = boost::asio;
 using generic_endpoint = net::generic::stream_protocol::endpoint;
 constexpr auto nothrow = net::as_tuple(net::use_awaitable);
 
-UpstreamPool::UpstreamPool(net::io_context& ioc, config::Upstream upstream)
-    : ioc_(ioc), upstream_(std::move(upstream)), sweep_timer_(ioc) {
-    net::co_spawn(ioc_, sweep_loop(), net::detached);
+std::shared_ptr<UpstreamPool> UpstreamPool::create(net::io_context& ioc,
+                                                   config::Upstream upstream) {
+    auto pool = std::make_shared<UpstreamPool>(ioc, std::move(upstream));
+    net::co_spawn(ioc, pool->sweep_loop(), net::detached);
+    return pool;
 }
+
+UpstreamPool::UpstreamPool(net::io_context& ioc, config::Upstream upstream)
+    : ioc_(ioc), upstream_(std::move(upstream)), sweep_timer_(ioc) {}
 
 UpstreamPool::~UpstreamPool() { close_all(); }
 
@@ -100,6 +105,7 @@ void UpstreamPool::release(std::unique_ptr<UpstreamConnection> c) {
 }
 
 net::awaitable<void> UpstreamPool::sweep_loop() {
+    auto self = shared_from_this();  // the cancelled wait still resumes here after close_all()
     while (!stopped_) {
         sweep_timer_.expires_after(upstream_.idle_timeout / 2 + std::chrono::milliseconds(1));
         co_await sweep_timer_.async_wait(nothrow);

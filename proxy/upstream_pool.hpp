@@ -31,18 +31,23 @@ struct UpstreamConnection {
 
 enum class AcquireError { none, connect_failed, connect_timeout };
 
-class UpstreamPool {
+// Shared ownership: a reload that changes `upstream` replaces a worker's pool while sessions
+// may still be inside acquire() on the old one or hold a connection from it; they keep the
+// old pool alive, and release() to a closed pool just drops the connection.
+class UpstreamPool : public std::enable_shared_from_this<UpstreamPool> {
 public:
-    UpstreamPool(boost::asio::io_context& ioc, config::Upstream upstream);
+    static std::shared_ptr<UpstreamPool> create(boost::asio::io_context& ioc,
+                                                config::Upstream upstream);
+    UpstreamPool(boost::asio::io_context& ioc, config::Upstream upstream);  // use create()
     ~UpstreamPool();
 
     // A pooled connection still open and idle for less than idle_timeout, or a new one.
     // `fresh_only` skips the pool (the retry after a reused connection failed).
     boost::asio::awaitable<std::unique_ptr<UpstreamConnection>> acquire(AcquireError& error,
                                                                         bool fresh_only = false);
-    // Returns a connection whose last exchange ended cleanly.
+    // Returns a connection whose last exchange ended cleanly (dropped once closed).
     void release(std::unique_ptr<UpstreamConnection> connection);
-    // Closes every idle connection (shutdown).
+    // Closes every idle connection and keeps no more (shutdown, or replaced by a reload).
     void close_all();
     std::size_t idle_count() const { return idle_.size(); }
 

@@ -42,7 +42,7 @@ Worker::Worker(unsigned index, std::shared_ptr<const Snapshot> snapshot)
     : index_(index),
       ioc_(std::make_unique<net::io_context>(1)),
       snapshot_(std::move(snapshot)),
-      pool_(std::make_unique<UpstreamPool>(*ioc_, snapshot_->config.upstream)),
+      pool_(UpstreamPool::create(*ioc_, snapshot_->config.upstream)),
       log_("worker-" + std::to_string(index)),
       slot_free_(*ioc_) {
     const auto& cfg = snapshot_->config;
@@ -103,6 +103,13 @@ std::future<void> Worker::begin_drain() {
 
 void Worker::replace_snapshot(std::shared_ptr<const Snapshot> snapshot) {
     net::post(*ioc_, [this, snapshot = std::move(snapshot)]() mutable {
+        // Idle connections to the old app address close now; those in use finish their
+        // exchange and are dropped. A draining worker keeps its closed pool: a fresh one
+        // would keep the io_context busy.
+        if (!draining_ && !(snapshot->config.upstream == snapshot_->config.upstream)) {
+            pool_->close_all();
+            pool_ = UpstreamPool::create(*ioc_, snapshot->config.upstream);
+        }
         snapshot_ = std::move(snapshot);
     });
 }

@@ -47,7 +47,8 @@ public:
     // Stops accepting; idle connections close, requests in flight finish. Thread-safe; the
     // future is ready once the listening socket is closed.
     std::future<void> begin_drain();
-    // New connections use `snapshot` from now on; open ones keep theirs. Thread-safe.
+    // New connections use `snapshot` from now on; open ones move to it at their next request.
+    // A changed `upstream` section replaces the pool. Thread-safe.
     void replace_snapshot(std::shared_ptr<const Snapshot> snapshot);
     // Forcibly closes everything left. Thread-safe.
     void stop();
@@ -56,6 +57,8 @@ public:
     boost::asio::io_context& io() { return *ioc_; }
     const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
     UpstreamPool& pool() { return *pool_; }
+    // For an exchange that spans co_awaits: a reload may replace the pool meanwhile.
+    std::shared_ptr<UpstreamPool> shared_pool() { return pool_; }
     AccessLog& log() { return log_; }
     RequestIdGenerator& request_ids() { return ids_; }
     WorkerMetrics& metrics() { return metrics_; }
@@ -73,7 +76,7 @@ private:
     std::shared_ptr<const Snapshot> snapshot_;
     std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
     std::optional<RedirectListener> redirect_;
-    std::unique_ptr<UpstreamPool> pool_;
+    std::shared_ptr<UpstreamPool> pool_;
     AccessLog log_;
     RequestIdGenerator ids_;
     WorkerMetrics metrics_;  // worker thread only; a scrape asks for a copy (AdminListener)

@@ -444,6 +444,26 @@ std::optional<std::string> ProxyProcess::wait_for_log(const std::vector<std::str
     return found;
 }
 
+std::optional<std::string> ProxyProcess::wait_for_nth_log(const std::vector<std::string>& needles,
+                                                          std::size_t nth,
+                                                          std::chrono::milliseconds timeout) const {
+    std::unique_lock lock(mu_);
+    std::optional<std::string> found;
+    cv_.wait_for(lock, timeout, [&] {
+        std::size_t seen = 0;
+        for (const auto& l : lines_) {
+            bool all = true;
+            for (const auto& n : needles) all = all && l.find(n) != std::string::npos;
+            if (all && ++seen == nth) {
+                found = l;
+                return true;
+            }
+        }
+        return output_closed_;
+    });
+    return found;
+}
+
 void ProxyProcess::signal(int sig) const {
     if (pid_ > 0) ::kill(pid_, sig);
 }

@@ -144,6 +144,10 @@ public:
     // Waits for a log line containing every one of `needles`; returns it.
     std::optional<std::string> wait_for_log(const std::vector<std::string>& needles,
                                             std::chrono::milliseconds timeout = 5s) const;
+    // Waits for the `nth` (1-based) log line containing every one of `needles`; returns it.
+    std::optional<std::string> wait_for_nth_log(const std::vector<std::string>& needles,
+                                                std::size_t nth,
+                                                std::chrono::milliseconds timeout = 5s) const;
     void signal(int sig) const;
     // Waits for the process to exit; returns its exit code (or -signal), nullopt on timeout.
     std::optional<int> wait_exit(std::chrono::milliseconds timeout);
