@@ -61,6 +61,8 @@ void print_summary(const Snapshot& s, std::ostream& out) {
         << (s.handshake_requires_certificate ? "required at the TLS handshake"
                                              : "requested at the handshake, judged per request")
         << "\n"
+        << "redirect:  " << (c.redirect_http ? c.redirect_http->text + " (plain HTTP, 308 to https)" : "off") << "\n"
+        << "admin:     " << (c.admin ? c.admin->text + " (/healthz /readyz /metrics)" : "off") << "\n"
         << "upstream:  " << c.upstream.url << "\n"
         << "workers:   "
         << (c.workers ? std::to_string(c.workers)

@@ -44,7 +44,7 @@ Worker::Worker(unsigned index, std::shared_ptr<const Snapshot> snapshot)
       snapshot_(std::move(snapshot)),
       pool_(UpstreamPool::create(*ioc_, snapshot_->config.upstream)),
       log_("worker-" + std::to_string(index)),
-      slot_free_(*ioc_) {
+      slot_free_(std::in_place, *ioc_) {
     const auto& cfg = snapshot_->config;
     unsigned workers =
         cfg.workers ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
@@ -56,6 +56,9 @@ Worker::~Worker() {
     pool_.reset();
     acceptor_.reset();
     redirect_.reset();
+    // Every I/O object goes before its io_context: a timer destroyed after the context
+    // would reach into the context's freed timer service.
+    slot_free_.reset();
     ioc_.reset();  // destroys unfinished sessions while sessions_ is still alive
 }
 
@@ -93,7 +96,7 @@ std::future<void> Worker::begin_drain() {
         boost::system::error_code ec;
         if (acceptor_) acceptor_->close(ec);
         if (redirect_) redirect_->close();
-        slot_free_.cancel();
+        slot_free_->cancel();
         pool_->close_all();
         for (auto* s : sessions_) s->drain();
         closed->set_value();
@@ -118,7 +121,7 @@ void Worker::stop() { ioc_->stop(); }
 
 void Worker::session_ended(ClientSession* s) {
     sessions_.erase(s);
-    slot_free_.cancel();
+    slot_free_->cancel();
 }
 
 net::awaitable<void> Worker::accept_loop() {
@@ -126,8 +129,8 @@ net::awaitable<void> Worker::accept_loop() {
     while (!draining_) {
         while (sessions_.size() >= max_sessions_ && !draining_) {
             // At max_connections: leave further connections in the kernel's backlog.
-            slot_free_.expires_at(net::steady_timer::time_point::max());
-            co_await slot_free_.async_wait(nothrow);
+            slot_free_->expires_at(net::steady_timer::time_point::max());
+            co_await slot_free_->async_wait(nothrow);
         }
         if (draining_) break;
         auto [ec, socket] = co_await acceptor_->async_accept(nothrow);

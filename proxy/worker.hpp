@@ -81,7 +81,9 @@ private:
     RequestIdGenerator ids_;
     WorkerMetrics metrics_;  // worker thread only; a scrape asks for a copy (AdminListener)
     std::unordered_set<ClientSession*> sessions_;
-    boost::asio::steady_timer slot_free_;  // wakes the accept loop when under max_connections
+    // Wakes the accept loop when under max_connections; optional so that ~Worker can destroy
+    // it before the io_context.
+    std::optional<boost::asio::steady_timer> slot_free_;
     std::size_t max_sessions_;
     bool draining_ = false;
     std::thread thread_;

@@ -152,7 +152,8 @@ TEST_F(CliTest, CheckShowsEachPolicysAccessRules) {
         "    cookies: {same_site: Strict}\n";
     auto [code, out] = check(write(yaml(parts)));
     EXPECT_EQ(code, 0) << out;
-    for (const char* part : {"1 san_uri", "csrf (1 trusted origins)", "cookies hardened"})
+    for (const char* part : {"1 san_uri", "csrf (1 trusted origins)", "cookies hardened",
+                             "redirect:  off", "admin:     off"})
         EXPECT_TRUE(contains(out, part)) << part << " in:\n" << out;
 }
 TEST_F(CliTest, CheckRefusesUnknownKeyWithItsLocation) {
