@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <optional>
+#include <unordered_set>
 
 namespace certgate::policies {
 
@@ -39,6 +40,13 @@ void add_unique(std::vector<std::string>& list, std::string_view name) {
     if (std::find(list.begin(), list.end(), f) == list.end()) list.push_back(std::move(f));
 }
 
+// Into `out`, reusing its capacity.
+void assign_lower_case(std::string& out, std::string_view s) {
+    out.assign(s);
+    for (auto& c : out)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+}
+
 std::string_view trim_ows(std::string_view v) {
     while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
     while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
@@ -70,8 +78,11 @@ SpoofRules compile_spoof_rules(const config::Identity& identity) {
 }
 
 void strip_hop_by_hop(HeaderList& headers) {
-    // RFC 9110 7.6.1. The names are copied out first: the fields they point into are removed.
-    std::vector<std::string> nominated;
+    // RFC 9110 7.6.1. The names are copied out first (lower-cased, into a set): the fields
+    // they point into are removed, and a list scanned per field would let thousands of
+    // Connection tokens times thousands of fields stall the worker.
+    std::unordered_set<std::string> nominated;
+    std::string lowered;
     headers.for_each([&](std::string_view name, std::string_view value) {
         if (!iequals(name, "connection")) return;
         while (!value.empty()) {
@@ -80,8 +91,10 @@ void strip_hop_by_hop(HeaderList& headers) {
             // Host and the framing headers are end-to-end (RFC 9110 7.6.1 forbids nominating
             // them); honouring "Connection: host" would hand the app a request without one.
             if (!tok.empty() && !iequals(tok, "host") && !iequals(tok, "content-length") &&
-                !iequals(tok, "transfer-encoding"))
-                nominated.emplace_back(tok);
+                !iequals(tok, "transfer-encoding")) {
+                assign_lower_case(lowered, tok);
+                nominated.insert(lowered);
+            }
             if (comma == std::string_view::npos) break;
             value.remove_prefix(comma + 1);
         }
@@ -91,9 +104,9 @@ void strip_hop_by_hop(HeaderList& headers) {
     headers.remove_if([&](std::string_view name, std::string_view) {
         for (auto h : kHopByHop)
             if (iequals(name, h)) return true;
-        for (const auto& n : nominated)
-            if (iequals(name, n)) return true;
-        return false;
+        if (nominated.empty()) return false;
+        assign_lower_case(lowered, name);
+        return nominated.count(lowered) > 0;
     });
 }
 

@@ -200,6 +200,7 @@ void UpstreamServer::serve(int fd) {
     auto fill = [&]() -> bool {
         ssize_t n = ::recv(fd, buf, sizeof buf, 0);
         if (n <= 0) return false;
+        bytes_received_ += static_cast<std::uint64_t>(n);
         in.append(buf, static_cast<std::size_t>(n));
         return true;
     };

@@ -97,6 +97,8 @@ public:
     std::vector<SeenRequest> requests() const;
     std::size_t request_count() const;
     std::size_t connection_count() const { return connections_.load(); }
+    // Every byte received on any connection, complete requests or not.
+    std::uint64_t bytes_received() const { return bytes_received_.load(); }
     bool wait_for_requests(std::size_t n, std::chrono::milliseconds timeout = 5s) const;
 
 private:
@@ -108,6 +110,7 @@ private:
     std::string unix_path_;
     std::atomic<bool> stopping_{false};
     std::atomic<std::size_t> connections_{0};
+    std::atomic<std::uint64_t> bytes_received_{0};
     mutable std::mutex mu_;
     mutable std::condition_variable cv_;
     std::vector<SeenRequest> seen_;
