@@ -209,8 +209,9 @@ TEST_F(LifecycleTest, OneGibUploadStreamsInBoundedMemory) {
     EXPECT_EQ(upstream->requests().at(0).body_bytes, kGiB);
     const long peak = proxy->peak_rss_kib();
     EXPECT_GT(peak, 0);
-    if (!kSanitized)
+    if (!kSanitized) {
         EXPECT_LT(peak, kMaxRssKib) << "certgate peak RSS " << peak << " KiB during a 1 GiB upload";
+    }
     RecordProperty("upload_ms", static_cast<int>(ms_since(t0)));
     RecordProperty("peak_rss_kib", static_cast<int>(peak));
 }
@@ -255,8 +256,9 @@ TEST_F(LifecycleTest, OneGibDownloadStreamsInBoundedMemory) {
     EXPECT_TRUE(only_x) << "body bytes were altered";
     const long peak = proxy->peak_rss_kib();
     EXPECT_GT(peak, 0);
-    if (!kSanitized)
+    if (!kSanitized) {
         EXPECT_LT(peak, kMaxRssKib) << "certgate peak RSS " << peak << " KiB during a 1 GiB download";
+    }
     upstream->set_handler([](const SeenRequest&, Reply&) {});
     ASSERT_TRUE(c.send(get_request("/after", "Connection: close\r\n")));  // still in sync
     auto r = c.read_response();
