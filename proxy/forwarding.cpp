@@ -311,6 +311,9 @@ net::awaitable<bool> ClientSession::forward(Request& r, RequestParser& parser) {
         bool reusable = false;
         bool ok = co_await relay_response(r, *up, *rp, head_request, reusable);
         if (reusable) pool->release(std::move(up));
+        // A cut body must not end like a whole one: for a body delimited by the close, the
+        // missing close_notify is the client's only sign (RFC 9112 section 9.8).
+        if (!ok) response_cut_ = true;
         co_return ok;
     }
     co_return false;
