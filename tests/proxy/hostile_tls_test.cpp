@@ -211,7 +211,9 @@ TEST_F(HostileTlsTest, ClientHelloTrickledByteByByteIsStillClosedAtHeaderTimeout
     ASSERT_TRUE(closed || c.wait_closed(Clock::now() + 5s));
     EXPECT_GE(c.open_for_ms(), 1000 - 20);
     EXPECT_LT(c.open_for_ms(), 5000) << "a trickled handshake outlived header_timeout";
-    EXPECT_EQ(handshake_failures("handshake timed out"), 1u) << joined(proxy->log_lines());
+    EXPECT_TRUE(proxy->wait_for_log({"\"event\":\"handshake_failed\"", "handshake timed out"}))
+        << joined(proxy->log_lines());
+    EXPECT_EQ(handshake_failures("handshake timed out"), 1u);
     expect_served("/after");
 }
 
