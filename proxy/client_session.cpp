@@ -155,7 +155,7 @@ net::awaitable<void> ClientSession::close_connection() {
     if (closed_) co_return;
     auto& sock = stream_.next_layer();
     error_code ec;
-    if (handshake_done_) {
+    if (handshake_done_ && !response_cut_) {
         // close_notify tells the client the response was not truncated; the wait for its own
         // close_notify is bounded. Marking the session shut down keeps it resumable: OpenSSL
         // drops a session from the cache when its connection is freed without one.

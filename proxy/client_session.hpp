@@ -105,6 +105,7 @@ private:
     bool handshake_done_ = false;
     bool idle_ = false;  // waiting for the next request, nothing received yet
     bool close_after_response_ = false;
+    bool response_cut_ = false;  // a response was cut short: close without close_notify
     bool first_request_ = true;
 
     std::string client_address_;  // "ip:port"

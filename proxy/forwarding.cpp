@@ -106,12 +106,18 @@ net::awaitable<ClientSession::Io> ClientSession::read_response_head(
         rp->body_limit(boost::none);
         rp->eager(false);
         if (head_request) rp->skip(true);
+        // Beast's header_limit bounds what one put() looks at, and put() consumes whole
+        // fields as it goes: the head's total is bounded here, or an app could send
+        // header fields without end.
+        std::size_t head_bytes = 0;
         while (!rp->is_header_done()) {
             if (up.buffer.size() > 0) {
                 error_code ec;
                 std::size_t used = rp->put(up.buffer.data(), ec);
                 up.buffer.consume(used);
+                head_bytes += used;
                 if (ec && ec != http::error::need_more) co_return Io::failed;
+                if (head_bytes > kMaxResponseHeaderBytes) co_return Io::failed;
                 if (rp->is_header_done()) break;
             }
             auto [ec, n] =
@@ -305,6 +311,9 @@ net::awaitable<bool> ClientSession::forward(Request& r, RequestParser& parser) {
         bool reusable = false;
         bool ok = co_await relay_response(r, *up, *rp, head_request, reusable);
         if (reusable) pool->release(std::move(up));
+        // A cut body must not end like a whole one: for a body delimited by the close, the
+        // missing close_notify is the client's only sign (RFC 9112 section 9.8).
+        if (!ok) response_cut_ = true;
         co_return ok;
     }
     co_return false;

@@ -1,5 +1,6 @@
 #include "proxy/worker.hpp"
 
+#include <malloc.h>
 #include <openssl/rand.h>
 #include <sys/socket.h>
 
@@ -122,6 +123,22 @@ void Worker::stop() { ioc_->stop(); }
 void Worker::session_ended(ClientSession* s) {
     sessions_.erase(s);
     slot_free_->cancel();
+    release_memory_after_burst();
+}
+
+// glibc returns freed memory to the system only from the top of a heap: once a burst of
+// connections (tens of KiB each) is over, what they freed would stay resident for good.
+// After a burst of some size, it is handed back each time the open connections fall to
+// half of their last level, down to none: one malloc_trim per halving.
+void Worker::release_memory_after_burst() {
+    constexpr std::size_t kBurst = 128;
+    if (peak_sessions_ >= kBurst) after_burst_ = true;
+    if (!after_burst_ || sessions_.size() > peak_sessions_ / 2) return;
+    peak_sessions_ = sessions_.size();
+    after_burst_ = !sessions_.empty();
+#ifdef __GLIBC__
+    ::malloc_trim(0);
+#endif
 }
 
 net::awaitable<void> Worker::accept_loop() {

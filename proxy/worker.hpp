@@ -3,6 +3,7 @@
 // no locks.
 #pragma once
 
+#include <algorithm>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -63,12 +64,16 @@ public:
     RequestIdGenerator& request_ids() { return ids_; }
     WorkerMetrics& metrics() { return metrics_; }
     bool draining() const { return draining_; }
-    void session_started(ClientSession* s) { sessions_.insert(s); }
+    void session_started(ClientSession* s) {
+        sessions_.insert(s);
+        peak_sessions_ = std::max(peak_sessions_, sessions_.size());
+    }
     void session_ended(ClientSession* s);
     std::size_t open_sessions() const { return sessions_.size(); }
 
 private:
     boost::asio::awaitable<void> accept_loop();
+    void release_memory_after_burst();
 
     unsigned index_;
     // Destroyed explicitly after the members its pending handlers refer to are still valid.
@@ -85,6 +90,8 @@ private:
     // it before the io_context.
     std::optional<boost::asio::steady_timer> slot_free_;
     std::size_t max_sessions_;
+    std::size_t peak_sessions_ = 0;  // since memory was last handed back
+    bool after_burst_ = false;
     bool draining_ = false;
     std::thread thread_;
 };

@@ -195,6 +195,7 @@ void UpstreamServer::serve(int fd) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     set_timeouts(fd, 30s);
+    bool reset = false;
     std::string in;
     char buf[65536];
     auto fill = [&]() -> bool {
@@ -280,6 +281,12 @@ void UpstreamServer::serve(int fd) {
             }
             if (reply.raw) {
                 write_all(fd, *reply.raw);
+                if (reply.after_raw == Reply::AfterRaw::keep_open) continue;
+                if (reply.after_raw == Reply::AfterRaw::reset) {
+                    linger hard{1, 0};
+                    setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+                    reset = true;
+                }
                 goto done;
             }
             std::ostringstream head;
@@ -319,7 +326,7 @@ void UpstreamServer::serve(int fd) {
         }
     }
 done:
-    ::shutdown(fd, SHUT_RDWR);
+    if (!reset) ::shutdown(fd, SHUT_RDWR);  // a FIN first would spoil the reset
     std::lock_guard lock(mu_);
     std::erase(open_fds_, fd);
     ::close(fd);

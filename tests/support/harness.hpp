@@ -80,6 +80,8 @@ struct Reply {
     std::chrono::milliseconds delay{0};   // before the response head
     bool close = false;                   // close after responding
     std::optional<std::string> raw;       // send these bytes verbatim instead, then close
+    enum class AfterRaw { close, reset, keep_open };
+    AfterRaw after_raw = AfterRaw::close;  // reset: RST (SO_LINGER 0); keep_open: serve on
 };
 
 class UpstreamServer {
