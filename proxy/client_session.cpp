@@ -32,16 +32,17 @@ constexpr std::size_t kMaxChunkHeaderBytes = 16 * 1024;
 ClientSession::ClientSession(Worker& worker, net::ip::tcp::socket socket)
     : worker_(worker),
       snapshot_(worker.snapshot()),
-      stream_(std::move(socket), *snapshot_->asio_tls),
-      timer_(worker.io()) {
+      stream_(std::move(socket), snapshot_->tls.context.get(), worker.buffers()),
+      timer_(worker.io()),
+      in_(worker.buffers()) {
     error_code ec;
-    auto ep = stream_.next_layer().remote_endpoint(ec);
+    auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec) {
         client_ip_ = ep.address().to_string();
         client_address_ = (ep.address().is_v6() ? "[" + client_ip_ + "]" : client_ip_) + ":" +
                           std::to_string(ep.port());
     }
-    stream_.next_layer().set_option(net::ip::tcp::no_delay(true), ec);
+    stream_.socket().set_option(net::ip::tcp::no_delay(true), ec);
     worker_.session_started(this);
 }
 
@@ -51,7 +52,7 @@ void ClientSession::drain() {
     close_after_response_ = true;
     if (idle_) {
         error_code ec;
-        stream_.next_layer().cancel(ec);
+        stream_.socket().cancel(ec);
     }
 }
 
@@ -77,7 +78,7 @@ net::awaitable<void> ClientSession::watchdog() {
             timed_out_ = true;
             deadline_ = Clock::time_point::max();
             error_code ec;
-            stream_.next_layer().cancel(ec);
+            stream_.socket().cancel(ec);
             if (active_upstream_) active_upstream_->stream.socket().cancel(ec);
         }
         timer_.expires_at(deadline_);
@@ -91,7 +92,7 @@ net::awaitable<void> ClientSession::run() {
     arm(limits.header_timeout);  // from accept, handshake included
     net::co_spawn(timer_.get_executor(), watchdog(), net::detached);
 
-    auto [hec] = co_await stream_.async_handshake(net::ssl::stream_base::server, nothrow);
+    const error_code hec = co_await stream_.handshake();
     if (hec) {
         long verify_error = recorded_verify_error(stream_.native_handle());
         std::string reason = timed_out_ ? "handshake timed out" : hec.message();
@@ -153,14 +154,14 @@ bool ClientSession::adopt_current_snapshot() {
 
 net::awaitable<void> ClientSession::close_connection() {
     if (closed_) co_return;
-    auto& sock = stream_.next_layer();
+    auto& sock = stream_.socket();
     error_code ec;
     if (handshake_done_ && !response_cut_) {
         // close_notify tells the client the response was not truncated; the wait for its own
         // close_notify is bounded. Marking the session shut down keeps it resumable: OpenSSL
         // drops a session from the cache when its connection is freed without one.
         arm(std::chrono::milliseconds(1000));
-        co_await stream_.async_shutdown(nothrow);
+        co_await stream_.shutdown();
         SSL_set_shutdown(stream_.native_handle(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
     }
     // Lingering close: stop sending, then discard what the client still sends for a moment,
@@ -184,7 +185,7 @@ net::awaitable<void> ClientSession::close_connection() {
 net::awaitable<ClientSession::Io> ClientSession::write_client(
     const std::array<net::const_buffer, 4>& buffers) {
     arm(snapshot_->config.limits.body_idle_timeout);
-    auto [ec, n] = co_await net::async_write(stream_, buffers, nothrow);
+    const error_code ec = co_await stream_.write(buffers);
     if (!ec) co_return Io::ok;
     co_return timed_out_ ? Io::timed_out : Io::failed;
 }
@@ -228,7 +229,13 @@ net::awaitable<ClientSession::HeadOutcome> ClientSession::read_head(Request& r,
         }
         scanned = scan.scanned;
         if (idle_ && (close_after_response_ || worker_.draining())) co_return HeadOutcome::closed;
-        auto [ec, n] = co_await stream_.async_read_some(in_.prepare(kReadChunk), nothrow);
+        if (idle_ && in_.size() == 0 && !stream_.has_pending()) {
+            // A keep-alive connection between requests holds no buffer while it waits.
+            in_.release();
+            if (co_await stream_.wait_readable()) co_return HeadOutcome::closed;
+        }
+        const net::mutable_buffer space = in_.prepare(kReadChunk);
+        auto [ec, n] = co_await stream_.read_some(space);
         in_.commit(n);
         if (ec) {
             bool partial = in_.size() > 0 && !idle_;

@@ -8,8 +8,6 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -21,7 +19,9 @@
 #include "policies/refusal.hpp"
 #include "policies/request_head.hpp"
 #include "proxy/http_parsers.hpp"
+#include "proxy/io_buffer.hpp"
 #include "proxy/snapshot.hpp"
+#include "proxy/tls_stream.hpp"
 #include "proxy/upstream_pool.hpp"
 
 namespace certgate::proxy {
@@ -96,7 +96,7 @@ private:
 
     Worker& worker_;
     std::shared_ptr<const Snapshot> snapshot_;
-    boost::beast::ssl_stream<boost::asio::ip::tcp::socket> stream_;
+    TlsStream stream_;
     boost::asio::steady_timer timer_;
     std::chrono::steady_clock::time_point deadline_;
     UpstreamConnection* active_upstream_ = nullptr;  // cancelled too when a deadline passes
@@ -113,7 +113,7 @@ private:
     policies::ClientIdentity identity_;
     std::string verify_value_;
 
-    boost::beast::flat_buffer in_;  // bytes from the client not yet consumed
+    InputBuffer in_;  // bytes from the client not yet consumed
     policies::RequestHead head_;
     ResponseHead response_;
     std::string request_out_;  // serialized request head toward the app

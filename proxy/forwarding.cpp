@@ -82,7 +82,8 @@ net::awaitable<ClientSession::Send> ClientSession::send_request(Request& r, Requ
         if (used > 0 || parser.is_done()) continue;
         if (in_.size() > kMaxChunkHeaderBytes) co_return Send::bad_body;
         arm(snapshot_->config.limits.body_idle_timeout);
-        auto [ec, n] = co_await stream_.async_read_some(in_.prepare(kReadChunk), nothrow);
+        const net::mutable_buffer space = in_.prepare(kReadChunk);
+        auto [ec, n] = co_await stream_.read_some(space);
         in_.commit(n);
         if (ec) co_return timed_out_ ? Send::client_timeout : Send::client_gone;
     }

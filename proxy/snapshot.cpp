@@ -7,8 +7,6 @@ namespace certgate::proxy {
 std::shared_ptr<const Snapshot> build_snapshot(config::Config config) {
     auto s = std::make_shared<Snapshot>();
     s->tls = build_tls_context(config);
-    SSL_CTX_up_ref(s->tls.context.get());  // asio's context frees the handle it is given
-    s->asio_tls = std::make_shared<boost::asio::ssl::context>(s->tls.context.get());
     s->spoof_rules = policies::compile_spoof_rules(config.identity);
     for (const auto& p : config.policies)
         s->response_rules.push_back(policies::compile_response_rules(p));
@@ -17,7 +15,7 @@ std::shared_ptr<const Snapshot> build_snapshot(config::Config config) {
         s->fallback_policy_name = config.policies[*root].name;
     } else {
         s->fallback_rules = policies::compile_response_rules(config::Policy{});
-        s->fallback_policy_name = "-";
+        s->fallback_policy_name.assign(1, '-');  // not = "-": GCC 12 -Wrestrict false alarm
     }
     s->handshake_requires_certificate = config.every_policy_requires_certificate();
     s->config = std::move(config);

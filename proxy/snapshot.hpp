@@ -3,7 +3,6 @@
 // new one without touching requests in flight.
 #pragma once
 
-#include <boost/asio/ssl/context.hpp>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,7 +18,6 @@ namespace certgate::proxy {
 struct Snapshot {
     config::Config config;
     TlsBuild tls;
-    std::shared_ptr<boost::asio::ssl::context> asio_tls;  // wraps tls.context
     policies::SpoofRules spoof_rules;
     std::vector<policies::ResponseRules> response_rules;  // one per config.policies entry
     // Rules for responses no policy was chosen for (malformed requests, unrouted paths): the

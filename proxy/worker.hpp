@@ -17,6 +17,7 @@
 #include <unordered_set>
 
 #include "proxy/access_log.hpp"
+#include "proxy/io_buffer.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/redirect_listener.hpp"
 #include "proxy/snapshot.hpp"
@@ -61,6 +62,7 @@ public:
     // For an exchange that spans co_awaits: a reload may replace the pool meanwhile.
     std::shared_ptr<UpstreamPool> shared_pool() { return pool_; }
     AccessLog& log() { return log_; }
+    BufferPool& buffers() { return buffers_; }
     RequestIdGenerator& request_ids() { return ids_; }
     WorkerMetrics& metrics() { return metrics_; }
     bool draining() const { return draining_; }
@@ -83,6 +85,7 @@ private:
     std::optional<RedirectListener> redirect_;
     std::shared_ptr<UpstreamPool> pool_;
     AccessLog log_;
+    BufferPool buffers_;  // outlives the sessions: ~Worker destroys them with the io_context
     RequestIdGenerator ids_;
     WorkerMetrics metrics_;  // worker thread only; a scrape asks for a copy (AdminListener)
     std::unordered_set<ClientSession*> sessions_;

@@ -1,0 +1,61 @@
+// The server side of one TLS connection, driven straight on its socket: OpenSSL reads and
+// writes the non-blocking descriptor itself and the coroutine waits for readiness only when
+// OpenSSL asks to. Unlike asio::ssl::stream there is no memory BIO pair and no buffer of its
+// own: with SSL_MODE_RELEASE_BUFFERS an idle connection holds no record buffer at all, and a
+// record goes from the kernel to OpenSSL to the caller's buffer with no copy in between.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <array>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/system/error_code.hpp>
+#include <cstddef>
+#include <utility>
+
+#include "proxy/io_buffer.hpp"
+
+namespace certgate::proxy {
+
+class TlsStream {
+public:
+    using error_code = boost::system::error_code;
+
+    // `pool` lends the staging block that gathers a write's small pieces into one record.
+    TlsStream(boost::asio::ip::tcp::socket socket, SSL_CTX* context, BufferPool& pool);
+    ~TlsStream();
+    TlsStream(const TlsStream&) = delete;
+    TlsStream& operator=(const TlsStream&) = delete;
+
+    boost::asio::ip::tcp::socket& socket() { return socket_; }
+    SSL* native_handle() { return ssl_; }
+
+    // Errors: net::error::eof when the peer closed (with or without close_notify),
+    // operation_aborted when the socket was cancelled, OpenSSL's reason in the
+    // asio::error::get_ssl_category() otherwise.
+    boost::asio::awaitable<error_code> handshake();
+    boost::asio::awaitable<std::pair<error_code, std::size_t>> read_some(
+        boost::asio::mutable_buffer buffer);
+    // Writes every byte of `buffers`; pieces smaller than a record are sent together.
+    boost::asio::awaitable<error_code> write(const std::array<boost::asio::const_buffer, 4>& buffers);
+    // Sends close_notify (does not wait for the peer's).
+    boost::asio::awaitable<void> shutdown();
+    // Decrypted bytes are waiting inside OpenSSL: a read would not block.
+    bool has_pending() const { return SSL_has_pending(ssl_) == 1; }
+    // Resumes once the socket is readable (or cancelled), holding no buffer meanwhile.
+    boost::asio::awaitable<error_code> wait_readable();
+
+private:
+    // After an SSL_* call returned `ret` <= 0: waits as asked and returns {} to retry, or
+    // returns the error that ends the operation.
+    boost::asio::awaitable<error_code> wait_or_fail(int ret);
+    boost::asio::awaitable<error_code> write_all(const char* data, std::size_t size);
+
+    boost::asio::ip::tcp::socket socket_;
+    SSL* ssl_;
+    BufferPool& pool_;
+};
+
+}  // namespace certgate::proxy
