@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <ctime>
+#include <utility>
 
 namespace certgate::proxy {
 namespace {
@@ -72,11 +73,11 @@ AccessLog::AccessLog(std::string name)
     : logger_(std::make_shared<spdlog::logger>(std::move(name),
                                                std::make_shared<spdlog::sinks::stdout_sink_st>())) {
     logger_->set_pattern("%v");
-    logger_->flush_on(spdlog::level::trace);
+    logger_->flush_on(spdlog::level::off);
     line_.reserve(1024);
 }
 
-void AccessLog::request(const RequestLogEntry& e) {
+bool AccessLog::request(const RequestLogEntry& e) {
     line_.clear();
     line_ += "{\"time\":\"";
     append_time(line_, e.time);
@@ -98,6 +99,12 @@ void AccessLog::request(const RequestLogEntry& e) {
     if (!e.rule.empty()) field(line_, "rule", e.rule);
     line_ += '}';
     logger_->info(line_);
+    return !std::exchange(unflushed_, true);
+}
+
+void AccessLog::flush() {
+    unflushed_ = false;
+    logger_->flush();
 }
 
 void AccessLog::event(std::string_view level, std::string_view event,
@@ -111,6 +118,7 @@ void AccessLog::event(std::string_view level, std::string_view event,
     for (const auto& [k, v] : fields) field(line_, k, v);
     line_ += '}';
     logger_->info(line_);
+    flush();
 }
 
 AccessLog& process_log() {

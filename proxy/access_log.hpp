@@ -40,7 +40,10 @@ public:
     // A logger that writes raw lines to stdout. One per worker thread: no shared lock beyond
     // stdio's own.
     explicit AccessLog(std::string name);
-    void request(const RequestLogEntry& e);
+    // Request lines are buffered, to be written together by flush(): true for the first line
+    // since the last flush, when the caller schedules one. Events are written at once.
+    bool request(const RequestLogEntry& e);
+    void flush();
     // {"time":..,"level":..,"event":..,<fields>}
     void event(std::string_view level, std::string_view event,
                const std::vector<std::pair<std::string_view, std::string>>& fields);
@@ -48,6 +51,7 @@ public:
 private:
     std::shared_ptr<spdlog::logger> logger_;
     std::string line_;
+    bool unflushed_ = false;
 };
 
 // Process-wide event log for start-up, reload, shutdown and errors outside a worker.

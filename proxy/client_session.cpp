@@ -366,7 +366,7 @@ void ClientSession::finish_log(Request& r) {
     e.request_id = r.request_id;
     e.reason = r.reason;
     e.rule = r.rule;
-    worker_.log().request(e);
+    worker_.log_request(e);
     worker_.metrics().count_request(e.policy, e.status, e.duration_ms / 1000);
     if (r.rule.starts_with("upstream.")) worker_.metrics().count_upstream_error(r.rule);
 }

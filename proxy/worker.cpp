@@ -120,6 +120,10 @@ void Worker::replace_snapshot(std::shared_ptr<const Snapshot> snapshot) {
 
 void Worker::stop() { ioc_->stop(); }
 
+void Worker::log_request(const RequestLogEntry& e) {
+    if (log_.request(e)) net::post(*ioc_, [this] { log_.flush(); });
+}
+
 void Worker::session_ended(ClientSession* s) {
     sessions_.erase(s);
     slot_free_->cancel();

@@ -62,6 +62,8 @@ public:
     // For an exchange that spans co_awaits: a reload may replace the pool meanwhile.
     std::shared_ptr<UpstreamPool> shared_pool() { return pool_; }
     AccessLog& log() { return log_; }
+    // Request lines written in one system call per turn of the event loop, not one each.
+    void log_request(const RequestLogEntry& e);
     BufferPool& buffers() { return buffers_; }
     RequestIdGenerator& request_ids() { return ids_; }
     WorkerMetrics& metrics() { return metrics_; }
