@@ -231,7 +231,7 @@ std::string format_san_list(const std::vector<std::string>& values) {
 }
 
 ClientIdentity describe_certificate(X509* leaf, STACK_OF(X509) * sent_chain,
-                                    std::optional<std::string> failure) {
+                                    std::optional<std::string> failure, bool with_encodings) {
     ClientIdentity id;
     if (!leaf) return id;  // OpenSSL reports "ok" when nothing was sent: that is NONE
     if (failure) {
@@ -247,6 +247,7 @@ ClientIdentity describe_certificate(X509* leaf, STACK_OF(X509) * sent_chain,
     id.not_before = rfc3339(X509_get0_notBefore(leaf));
     id.not_after = rfc3339(X509_get0_notAfter(leaf));
     read_sans(leaf, id);
+    if (!with_encodings) return id;
     id.pem_urlencoded = pem_urlencoded(leaf);
     id.rfc9440_cert = byte_sequence(leaf);
     id.rfc9440_chain = chain_list(leaf, sent_chain);

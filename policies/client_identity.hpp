@@ -36,8 +36,11 @@ struct ClientIdentity {
 
 // Describes a presented certificate. `sent_chain` is what the client sent after its leaf
 // (may be null). `failure` is the verification error text, nullopt when it verified.
+// `with_encodings`: also the PEM and RFC 9440 forms, which only the whole-certificate
+// headers use (a few KiB per connection, and encoding work per handshake, otherwise).
 ClientIdentity describe_certificate(X509* leaf, STACK_OF(X509) * sent_chain,
-                                    std::optional<std::string> failure);
+                                    std::optional<std::string> failure,
+                                    bool with_encodings = true);
 
 // RFC 4514 string with SPEC's escaping (used for subject and issuer).
 std::string format_dn(const X509_NAME* name);

@@ -2,6 +2,7 @@
 
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 #include <utility>
@@ -30,10 +31,21 @@ void field(std::string& out, std::string_view key, std::string_view value) {
 }
 
 void number(std::string& out, std::string_view key, double value, int decimals) {
+    out += ",\"";
+    out += key;
+    out += "\":";
     char buf[48];
-    std::snprintf(buf, sizeof buf, ",\"%.*s\":%.*f", static_cast<int>(key.size()), key.data(),
-                  decimals, value);
-    out += buf;
+    auto result = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::fixed, decimals);
+    out.append(buf, result.ptr);
+}
+
+void integer(std::string& out, std::string_view key, std::uint64_t value) {
+    out += ",\"";
+    out += key;
+    out += "\":";
+    char buf[24];
+    auto result = std::to_chars(buf, buf + sizeof buf, value);
+    out.append(buf, result.ptr);
 }
 
 }  // namespace
@@ -85,9 +97,9 @@ bool AccessLog::request(const RequestLogEntry& e) {
     field(line_, "client", e.client);
     field(line_, "method", e.method);
     field(line_, "path", e.path);
-    number(line_, "status", e.status, 0);
-    number(line_, "bytes_in", static_cast<double>(e.bytes_in), 0);
-    number(line_, "bytes_out", static_cast<double>(e.bytes_out), 0);
+    integer(line_, "status", static_cast<std::uint64_t>(e.status));
+    integer(line_, "bytes_in", e.bytes_in);
+    integer(line_, "bytes_out", e.bytes_out);
     number(line_, "duration_ms", e.duration_ms, 3);
     if (e.upstream_ms >= 0) number(line_, "upstream_ms", e.upstream_ms, 3);
     field(line_, "policy", e.policy);

@@ -132,7 +132,8 @@ void ClientSession::set_identity(const PeerVerification& v) {
         std::optional<std::string> failure;
         if (v.error != X509_V_OK) failure = X509_verify_cert_error_string(v.error);
         identity_ = policies::describe_certificate(SSL_get0_peer_certificate(ssl),
-                                                   SSL_get_peer_cert_chain(ssl), failure);
+                                                   SSL_get_peer_cert_chain(ssl), failure,
+                                                   snapshot_->identity_needs_encodings);
     }
     verify_value_ = policies::verify_header_value(identity_);
 }
@@ -142,8 +143,13 @@ void ClientSession::set_identity(const PeerVerification& v) {
 bool ClientSession::adopt_current_snapshot() {
     auto next = worker_.snapshot();
     const bool trust_changed = next->tls.trust_id != snapshot_->tls.trust_id;
+    const bool encodings_changed =
+        next->identity_needs_encodings != snapshot_->identity_needs_encodings;
     snapshot_ = std::move(next);
-    if (!trust_changed) return true;
+    if (!trust_changed) {
+        if (encodings_changed) set_identity(peer_verification(stream_.native_handle()));
+        return true;
+    }
     const bool was_verified = identity_.status == policies::ClientIdentity::Status::verified;
     // Without client_ca, a new connection would not even be asked for a certificate.
     set_identity(snapshot_->config.tls.client_ca

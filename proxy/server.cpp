@@ -1,5 +1,10 @@
 #include "proxy/server.hpp"
 
+#include <malloc.h>
+#include <openssl/ssl.h>
+
+#include <ctime>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -95,6 +100,22 @@ void Server::schedule_expiry_check() {
     });
 }
 
+// OpenSSL drops expired sessions only while new ones arrive: after a burst they would stay
+// resident until the next one. Swept here every minute, and the memory handed back.
+void Server::schedule_session_sweep() {
+    session_sweep_timer_.expires_after(std::chrono::minutes(1));
+    session_sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec) return;
+        SSL_CTX* ctx = snapshot_->tls.context.get();
+        const long before = SSL_CTX_sess_number(ctx);
+        SSL_CTX_flush_sessions(ctx, static_cast<long>(std::time(nullptr)));
+#ifdef __GLIBC__
+        if (SSL_CTX_sess_number(ctx) < before) ::malloc_trim(0);
+#endif
+        schedule_session_sweep();
+    });
+}
+
 int Server::run() {
     std::signal(SIGPIPE, SIG_IGN);
     // Caught from here on (queued until waited for): a SIGHUP right after "listening" must
@@ -117,6 +138,7 @@ int Server::run() {
     if (cfg.admin && !(admin_ = AdminListener::open(*cfg.admin, workers_, status_))) return 1;
     warn_expiring_certificates();
     schedule_expiry_check();
+    schedule_session_sweep();
     try {
         watcher_ = std::make_unique<FileWatcher>(
             main_ioc_, [this](const std::string& path) { reload("file", path); });
@@ -153,6 +175,7 @@ int Server::run() {
     signals.cancel();
     if (watcher_) watcher_->stop();
     expiry_timer_.cancel();
+    session_sweep_timer_.cancel();
 
     const auto timeout = snapshot_->config.limits.shutdown_timeout;
     // Every listening socket is closed before "draining" is logged: from then on no new

@@ -32,6 +32,7 @@ private:
     void watch_files();
     void warn_expiring_certificates();
     void schedule_expiry_check();
+    void schedule_session_sweep();
 
     std::string config_path_;
     std::shared_ptr<const Snapshot> snapshot_;
@@ -43,6 +44,7 @@ private:
     boost::asio::io_context main_ioc_{1};
     std::unique_ptr<FileWatcher> watcher_;
     boost::asio::steady_timer expiry_timer_{main_ioc_};
+    boost::asio::steady_timer session_sweep_timer_{main_ioc_};
 };
 
 }  // namespace certgate::proxy

@@ -18,6 +18,9 @@ std::shared_ptr<const Snapshot> build_snapshot(config::Config config) {
         s->fallback_policy_name.assign(1, '-');  // not = "-": GCC 12 -Wrestrict false alarm
     }
     s->handshake_requires_certificate = config.every_policy_requires_certificate();
+    const auto& names = config.identity.headers;
+    s->identity_needs_encodings =
+        names.certificate.has_value() || names.rfc9440_cert.has_value() || names.rfc9440_chain.has_value();
     s->config = std::move(config);
     return s;
 }

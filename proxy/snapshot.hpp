@@ -25,6 +25,8 @@ struct Snapshot {
     policies::ResponseRules fallback_rules;
     std::string fallback_policy_name;
     bool handshake_requires_certificate = false;
+    // A whole-certificate identity header is configured (PEM or RFC 9440 forms).
+    bool identity_needs_encodings = false;
 
     const policies::ResponseRules& rules_for(std::optional<std::size_t> policy) const {
         return policy ? response_rules[*policy] : fallback_rules;
