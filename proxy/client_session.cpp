@@ -1,8 +1,6 @@
 #include "proxy/client_session.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <openssl/err.h>
@@ -69,20 +67,17 @@ void ClientSession::disarm() {
     deadline_ = Clock::time_point::max();
 }
 
-net::awaitable<void> ClientSession::watchdog() {
-    auto self = shared_from_this();
-    while (!closed_) {
-        co_await timer_.async_wait(nothrow);
-        if (closed_) break;
-        if (Clock::now() >= deadline_) {
-            timed_out_ = true;
-            deadline_ = Clock::time_point::max();
-            error_code ec;
-            stream_.socket().cancel(ec);
-            if (active_upstream_) active_upstream_->stream.socket().cancel(ec);
-        }
-        timer_.expires_at(deadline_);
+void ClientSession::watch(const error_code&) {
+    if (closed_) return;
+    if (Clock::now() >= deadline_) {
+        timed_out_ = true;
+        deadline_ = Clock::time_point::max();
+        error_code ec;
+        stream_.socket().cancel(ec);
+        if (active_upstream_) active_upstream_->stream.socket().cancel(ec);
     }
+    timer_.expires_at(deadline_);
+    timer_.async_wait([self = shared_from_this()](const error_code& e) { self->watch(e); });
 }
 
 net::awaitable<void> ClientSession::run() {
@@ -90,7 +85,7 @@ net::awaitable<void> ClientSession::run() {
     const auto& limits = snapshot_->config.limits;
     timer_.expires_at(Clock::time_point::max());
     arm(limits.header_timeout);  // from accept, handshake included
-    net::co_spawn(timer_.get_executor(), watchdog(), net::detached);
+    timer_.async_wait([self = shared_from_this()](const error_code& e) { self->watch(e); });
 
     const error_code hec = co_await stream_.handshake();
     if (hec) {
@@ -120,9 +115,33 @@ net::awaitable<void> ClientSession::run() {
             worker_.metrics().count_verify_failure(identity_.failure_reason);
         while (!closed_ && co_await serve_one()) {
             first_request_ = false;
+            // Asked here rather than inside serve_one: while it waits, only this frame lives.
+            if (!co_await await_next_request()) break;
         }
     }
     co_await close_connection();
+}
+
+net::awaitable<bool> ClientSession::await_next_request() {
+    if (in_.size() > 0 || stream_.has_pending()) co_return true;  // pipelined: read on
+    if (close_after_response_ || worker_.draining()) co_return false;
+    idle_ = true;
+    arm(snapshot_->config.limits.idle_timeout);
+    release_idle_memory();
+    auto [ec] = co_await stream_.socket().async_wait(net::socket_base::wait_read, nothrow);
+    idle_ = false;
+    co_return !ec;  // idle timeout, drain or a dead socket: close quietly
+}
+
+// What the last exchange grew (heads, serialized heads) goes back to the allocator, and the
+// input block to the worker's pool: an idle connection keeps only its TLS state and identity.
+void ClientSession::release_idle_memory() {
+    in_.release();
+    head_ = policies::RequestHead{};
+    response_ = ResponseHead{};
+    std::string().swap(request_out_);
+    std::string().swap(out_);
+    std::string().swap(local_body_);
 }
 
 void ClientSession::set_identity(const PeerVerification& v) {

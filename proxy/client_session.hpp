@@ -65,7 +65,13 @@ private:
         bad_body
     };
 
-    boost::asio::awaitable<void> watchdog();
+    // The deadline's watcher: a plain timer callback, not a coroutine, so that an idle
+    // connection keeps no second coroutine frame.
+    void watch(const boost::system::error_code& ec);
+    // Between two requests: waits for the next one's first byte holding no buffer and no
+    // nested frame. False when the connection should close instead.
+    boost::asio::awaitable<bool> await_next_request();
+    void release_idle_memory();
     void arm(config::Duration d);
     void disarm();
 
