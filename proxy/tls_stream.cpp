@@ -87,6 +87,22 @@ net::awaitable<std::pair<error_code, std::size_t>> TlsStream::read_some(net::mut
     }
 }
 
+net::awaitable<std::pair<error_code, std::size_t>> TlsStream::read_available(
+    net::mutable_buffer buffer) {
+    auto [ec, total] = co_await read_some(buffer);
+    auto* p = static_cast<char*>(buffer.data());
+    while (!ec && total < buffer.size()) {
+        begin_call();
+        std::size_t n = 0;
+        if (SSL_read_ex(ssl_, p + total, buffer.size() - total, &n) != 1) {
+            ERR_clear_error();  // would block, or an error the next read reports again
+            break;
+        }
+        total += n;
+    }
+    co_return std::pair(ec, total);
+}
+
 // Without SSL_MODE_ENABLE_PARTIAL_WRITE a successful SSL_write_ex wrote everything; a retry
 // after WANT_WRITE passes the same bytes, as OpenSSL requires.
 net::awaitable<error_code> TlsStream::write_all(const char* data, std::size_t size) {

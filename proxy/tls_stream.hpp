@@ -38,6 +38,10 @@ public:
     boost::asio::awaitable<error_code> handshake();
     boost::asio::awaitable<std::pair<error_code, std::size_t>> read_some(
         boost::asio::mutable_buffer buffer);
+    // Like read_some, then goes on reading what has already arrived (several records, up to
+    // the buffer's size) without waiting again: one large piece instead of many small ones.
+    boost::asio::awaitable<std::pair<error_code, std::size_t>> read_available(
+        boost::asio::mutable_buffer buffer);
     // Writes every byte of `buffers`; pieces smaller than a record are sent together.
     boost::asio::awaitable<error_code> write(const std::array<boost::asio::const_buffer, 4>& buffers);
     // Sends close_notify (does not wait for the peer's).

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <regex>
 #include <string>
 #include <thread>
@@ -45,6 +47,11 @@ public:
     void expect_served(Clock::time_point from, Clock::time_point to,
                        std::chrono::milliseconds bound = 4s) {
         const bool must_overlap = to - from >= 500ms;
+        {
+            // A hostile exchange can end before the first probe does: wait for one (bounded).
+            std::unique_lock lock(mutex_);
+            probed_.wait_for(lock, 5s, [&] { return !probes_.empty(); });
+        }
         stop();
         std::size_t inside = 0;
         for (const auto& p : probes_) {
@@ -71,7 +78,11 @@ private:
             auto r = https_request(port_, client_, get_request("/probe/" + std::to_string(i)));
             p.end = Clock::now();
             p.status = r ? r->status : 0;
-            probes_.push_back(p);
+            {
+                std::lock_guard lock(mutex_);
+                probes_.push_back(p);
+            }
+            probed_.notify_all();
             // Pacing only (load generation): a probe every ~50 ms is plenty.
             std::this_thread::sleep_for(50ms);
         }
@@ -79,7 +90,9 @@ private:
     std::uint16_t port_;
     ClientOptions client_;
     std::atomic<bool> stop_{false};
-    std::vector<Probe> probes_;
+    std::mutex mutex_;
+    std::condition_variable probed_;
+    std::vector<Probe> probes_;  // guarded by mutex_ until the thread is joined
     std::thread thread_;
 };
 
