@@ -294,7 +294,7 @@ void write_identity_headers(HeaderList& headers, const config::IdentityHeaders& 
         put(headers, names.verify, "NONE");
         return;
     }
-    put(headers, names.verify, verify_header_value(id));
+    if (names.verify) put(headers, names.verify, verify_header_value(id));
     // Only a verified certificate is an identity; a failed one's fields are attacker-chosen.
     if (id.status != ClientIdentity::Status::verified) return;
     put(headers, names.subject, id.subject);
@@ -303,8 +303,8 @@ void write_identity_headers(HeaderList& headers, const config::IdentityHeaders& 
     put(headers, names.fingerprint, id.fingerprint);
     put(headers, names.not_before, id.not_before);
     put(headers, names.not_after, id.not_after);
-    put(headers, names.san_dns, format_san_list(id.san_dns));
-    put(headers, names.san_uri, format_san_list(id.san_uri));
+    if (names.san_dns) put(headers, names.san_dns, format_san_list(id.san_dns));
+    if (names.san_uri) put(headers, names.san_uri, format_san_list(id.san_uri));
     put(headers, names.certificate, id.pem_urlencoded);
     put(headers, names.rfc9440_cert, id.rfc9440_cert);
     put(headers, names.rfc9440_chain, id.rfc9440_chain);

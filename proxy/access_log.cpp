@@ -2,6 +2,7 @@
 
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <ctime>
@@ -52,6 +53,12 @@ void integer(std::string& out, std::string_view key, std::uint64_t value) {
 
 void append_json_escaped(std::string& out, std::string_view s) {
     static const char hex[] = "0123456789abcdef";
+    // Most values need no escaping: copied in one piece up to the first byte that does.
+    const auto plain = std::find_if(s.begin(), s.end(), [](unsigned char c) {
+        return c < 0x20 || c == '"' || c == '\\' || c == 0x7f;
+    });
+    out.append(s.begin(), plain);
+    s.remove_prefix(static_cast<std::size_t>(plain - s.begin()));
     for (unsigned char c : s) {
         switch (c) {
             case '"':

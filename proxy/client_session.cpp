@@ -13,6 +13,7 @@
 #include "policies/path.hpp"
 #include "policies/request_sanitizer.hpp"
 #include "policies/response_decorator.hpp"
+#include "proxy/coarse_clock.hpp"
 #include "proxy/http_writer.hpp"
 #include "proxy/worker.hpp"
 
@@ -58,7 +59,7 @@ void ClientSession::drain() {
 // early. A passed deadline cancels (never closes) the sockets, so a 408 can still be sent.
 void ClientSession::arm(config::Duration d) {
     timed_out_ = false;
-    deadline_ = Clock::now() + d;
+    deadline_ = coarse_now() + d;
     if (deadline_ < timer_.expiry()) timer_.expires_at(deadline_);
 }
 

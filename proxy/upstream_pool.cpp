@@ -11,6 +11,8 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "proxy/coarse_clock.hpp"
+
 namespace certgate::proxy {
 
 namespace net = boost::asio;
@@ -38,7 +40,7 @@ void UpstreamPool::close_all() {
 // A connection the app closed while it sat in the pool reads EOF (or has stray bytes):
 // detect it with a non-blocking peek instead of finding out on the request.
 bool UpstreamPool::still_usable(UpstreamConnection& c) const {
-    if (std::chrono::steady_clock::now() - c.idle_since >= upstream_.idle_timeout) return false;
+    if (coarse_now() - c.idle_since >= upstream_.idle_timeout) return false;
     char byte;
     ssize_t n = ::recv(c.stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
@@ -99,7 +101,7 @@ net::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::acquire(Acquir
 void UpstreamPool::release(std::unique_ptr<UpstreamConnection> c) {
     if (stopped_ || idle_.size() >= upstream_.max_idle_connections) return;
     c->stream.expires_never();
-    c->idle_since = std::chrono::steady_clock::now();
+    c->idle_since = coarse_now();
     c->buffer.clear();
     idle_.push_back(std::move(c));
 }
@@ -110,7 +112,7 @@ net::awaitable<void> UpstreamPool::sweep_loop() {
         sweep_timer_.expires_after(upstream_.idle_timeout / 2 + std::chrono::milliseconds(1));
         co_await sweep_timer_.async_wait(nothrow);
         if (stopped_) break;
-        auto now = std::chrono::steady_clock::now();
+        auto now = coarse_now();
         std::erase_if(idle_,
                       [&](const auto& c) { return now - c->idle_since >= upstream_.idle_timeout; });
     }
