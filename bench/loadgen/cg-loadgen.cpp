@@ -11,7 +11,8 @@
 //              prints "HOLDING n" once every one is open, and stays until --duration ends
 //   upload     POST --body-bytes B per request, streamed from a 256 KiB buffer
 // With --sink PORT it is instead a plain-HTTP sink: it reads every request body (length or
-// chunked) and discards it before answering "200 ok"; GET /echo answers with the request head.
+// chunked; length-framed bodies are spliced into /dev/null, so the sink costs the load core
+// little) before answering "200 ok"; GET /echo answers with the request head.
 //
 // At the end it prints one line: RESULT {json}. With --watch-pids it also reports the CPU
 // seconds those processes used inside the measured window (utime+stime from /proc/PID/stat),
@@ -20,6 +21,7 @@
 #include <boost/asio/ssl.hpp>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -207,7 +209,12 @@ public:
         }
     }
 
-    void reset() { begin_ = end_ = 0; }
+    // consumes up to n bytes that are already buffered; returns how many
+    size_t take_buffered(long long n) {
+        size_t take = size_t(std::min<long long>(n, (long long)(end_ - begin_)));
+        begin_ += take;
+        return take;
+    }
 
 private:
     net::awaitable<std::optional<std::string_view>> until(std::string_view delim) {
@@ -484,6 +491,38 @@ static void start_client(Run& r) {
 
 // ---------------------------------------------------------------- the sink
 
+// Discards n body bytes without copying them to user space: socket -> pipe -> /dev/null.
+static net::awaitable<bool> discard(tcp::socket& s, Reader<tcp::socket>& reader, long long n) {
+    static const int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    n -= (long long)reader.take_buffered(n);
+    if (n <= 0) co_return true;
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) co_return false;
+    fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+    s.native_non_blocking(true);
+    bool ok = true;
+    while (n > 0 && ok) {
+        ssize_t got = splice(s.native_handle(), nullptr, p[1], nullptr, size_t(std::min<long long>(n, 1 << 20)),
+                             SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (got > 0) {
+            n -= got;
+            while (got > 0) {
+                ssize_t out = splice(p[0], nullptr, devnull, nullptr, size_t(got), SPLICE_F_MOVE);
+                if (out <= 0) { ok = false; break; }
+                got -= out;
+            }
+        } else if (got < 0 && errno == EAGAIN) {
+            auto [ec] = co_await s.async_wait(tcp::socket::wait_read, use_tuple);
+            ok = !ec;
+        } else {
+            ok = false;  // end of stream or error
+        }
+    }
+    close(p[0]);
+    close(p[1]);
+    co_return ok;
+}
+
 static net::awaitable<void> sink_connection(tcp::socket s) {
     Reader<tcp::socket> reader(s, 256 * 1024);
     for (;;) {
@@ -496,7 +535,9 @@ static net::awaitable<void> sink_connection(tcp::socket s) {
             auto [ec, n] = co_await net::async_write(s, net::buffer(cont), use_tuple);
             if (ec) co_return;
         }
-        if (!co_await reader.skip_body(m)) co_return;  // every byte is read before answering
+        // every body byte is read before answering
+        bool whole = m.chunked ? co_await reader.skip_body(m) : co_await discard(s, reader, std::max(0LL, m.length));
+        if (!whole) co_return;
         std::string reply = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
                             std::to_string(body.size()) + "\r\n\r\n" + body;
         auto [ec, n] = co_await net::async_write(s, net::buffer(reply), use_tuple);
