@@ -70,9 +70,7 @@ if [[ ${#need[@]} -gt 0 ]]; then
 fi
 
 if [[ -z $CERTGATE ]]; then
-  for c in "$REPO/build/certgate" /work/main/build/certgate /tmp/ci/build/certgate; do
-    [[ -x $c ]] && { CERTGATE=$c; break; }
-  done
+  [[ -x $REPO/build/certgate ]] && CERTGATE=$REPO/build/certgate  # the release preset's output
 fi
 if [[ -z $ONLY ]]; then
   TARGETS=("${ALL_TARGETS[@]}")
