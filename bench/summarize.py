@@ -13,7 +13,8 @@ from collections import defaultdict
 from pathlib import Path
 
 out = Path(sys.argv[1])
-rows = [json.loads(line) for line in (out / "raw.jsonl").read_text().splitlines() if line.strip()]
+all_rows = [json.loads(line) for line in (out / "raw.jsonl").read_text().splitlines() if line.strip()]
+rows = [r for r in all_rows if not r.get("superseded")]  # a disturbed run that was measured again
 
 
 def derived(r):
@@ -39,6 +40,11 @@ def derived(r):
                 d[f"kib_per_conn_{i}"] = (r[f"rss_{i}_kib"] - base) / n
         d["rss_base_mib"] = base / 1024
     return d
+
+
+def disturbance(r):
+    return ", ".join(f"{k.split('_')[0]} other {r[k]:.0f}%" for k in sorted(r) if k.endswith("_other_pct")) + \
+        "".join(f", {k.split('_')[0]} steal {r[k]:.0f}%" for k in sorted(r) if k.endswith("_steal_pct") and r[k] > 5)
 
 
 runs = defaultdict(list)  # (target, phase) -> [derived row per rep]
@@ -155,6 +161,19 @@ if len(cores) == 2:
 
 errs = [(t, ph, r.get("errors", 0), r.get("non2xx", 0), r.get("rep")) for (t, ph), rs in runs.items() for r in rs
         if r.get("errors", 0) or r.get("non2xx", 0)]
+retried = [r for r in all_rows if r.get("superseded")]
+still = [r for r in rows if r.get("disturbed")]
+if retried or still:
+    print("\n## Disturbed runs\n")
+    print("A run is disturbed when over 8 % of a core's time (plus 3 clock ticks of rounding) went to work "
+          "that is neither the proxy's nor the load side's (another process, the host), or the host stole "
+          "over 5 %. run.sh measures a disturbed run again, up to twice, and uses the last measurement.\n")
+    for r in retried:
+        print(f"- {r['target']} {r['phase']} rep {r['rep']}: measured again ({disturbance(r)})")
+    for r in still:
+        print(f"- {r['target']} {r['phase']} rep {r['rep']}: **still disturbed** on the third try, "
+              f"used anyway ({disturbance(r)})")
+
 print("\n## Errors\n")
 if errs:
     for t, ph, e, n, rep in errs:

@@ -14,9 +14,11 @@
 // chunked; length-framed bodies are spliced into /dev/null, so the sink costs the load core
 // little) before answering "200 ok"; GET /echo answers with the request head.
 //
-// At the end it prints one line: RESULT {json}. With --watch-pids it also reports the CPU
-// seconds those processes used inside the measured window (utime+stime from /proc/PID/stat),
-// and with --cpus the busy % of those cores, so the window is exactly the loadgen's own.
+// At the end it prints one line: RESULT {json}. With --watch NAME=PIDS (the proxy, the
+// upstream, ...) it also reports the CPU seconds those processes used inside the measured
+// window (utime+stime from /proc/PID/stat), and with --cpus the busy and steal % of those
+// cores, so the window is exactly the loadgen's own. Busy time on a core that none of these
+// processes account for is someone else's: run.sh uses that to spot disturbed runs.
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <openssl/ssl.h>
@@ -58,7 +60,8 @@ struct Options {
     double duration = 4, warmup = 1;
     long long requests = 0;  // stop after this many measured requests (0: run for --duration)
     long long body_bytes = 0;
-    std::vector<std::string> headers, watch_pids, cpus;
+    std::vector<std::string> headers, cpus;
+    std::vector<std::pair<std::string, std::vector<std::string>>> watch;  // name -> pids
     std::vector<std::pair<std::string, std::string>> tags;
 };
 
@@ -112,18 +115,21 @@ static double watched_cpu_seconds(const std::vector<std::string>& pids) {
     return double(ticks) / hz;
 }
 
-// busy and total jiffies of one core from /proc/stat
-static std::pair<long long, long long> core_jiffies(const std::string& cpu) {
+// jiffies of one core from /proc/stat: busy (idle, iowait and steal excluded), steal, total
+struct CoreTime {
+    long long busy = 0, steal = 0, total = 0;
+};
+static CoreTime core_time(const std::string& cpu) {
     std::ifstream f("/proc/stat");
     std::string line, want = "cpu" + cpu + " ";
     while (std::getline(f, line)) {
         if (line.compare(0, want.size(), want) != 0) continue;
         std::istringstream in(line.substr(want.size()));
-        long long v[8] = {}, total = 0;
+        long long v[8] = {}, total = 0;  // user nice system idle iowait irq softirq steal
         for (auto& x : v) in >> x, total += x;
-        return {total - v[3] - v[4], total};  // idle and iowait are not busy
+        return {total - v[3] - v[4] - v[7], v[7], total};
     }
-    return {0, 0};
+    return {};
 }
 
 static double own_cpu_seconds() {
@@ -263,8 +269,9 @@ struct Run {
 
     bool measuring = false;
     Clock::time_point measure_start;
-    double own_cpu0 = 0, watched_cpu0 = 0;
-    std::vector<std::pair<long long, long long>> cores0;
+    double own_cpu0 = 0;
+    std::vector<double> watched0;
+    std::vector<CoreTime> cores0;
     Counters c;
     Histogram latency;
     std::string tls_info, first_error;
@@ -293,9 +300,10 @@ void Run::start_measuring() {
     latency = Histogram{};
     measure_start = Clock::now();
     own_cpu0 = own_cpu_seconds();
-    watched_cpu0 = watched_cpu_seconds(opt.watch_pids);
+    watched0.clear();
+    for (auto& w : opt.watch) watched0.push_back(watched_cpu_seconds(w.second));
     cores0.clear();
-    for (auto& cpu : opt.cpus) cores0.push_back(core_jiffies(cpu));
+    for (auto& cpu : opt.cpus) cores0.push_back(core_time(cpu));
     measuring = true;
 }
 
@@ -310,7 +318,6 @@ static std::string json_escape(std::string_view s) {
 
 void Run::finish() {
     double secs = std::chrono::duration<double>(Clock::now() - measure_start).count();
-    double watched = watched_cpu_seconds(opt.watch_pids) - watched_cpu0;
     double own = own_cpu_seconds() - own_cpu0;
     static const char* names[] = {"keepalive", "handshake", "resume", "hold", "upload"};
     std::ostringstream o;
@@ -326,11 +333,14 @@ void Run::finish() {
       << ",\"p99_ms\":" << latency.quantile_ms(0.99) << ",\"max_ms\":" << latency.max_ms()
       << ",\"body_bytes\":" << c.body_bytes << ",\"mibps\":" << double(c.body_bytes) / 1048576.0 / secs
       << ",\"loadgen_cpu_pct\":" << 100.0 * own / secs;
-    if (!opt.watch_pids.empty()) o << ",\"proxy_cpu_s\":" << watched;
+    o << ",\"loadgen_cpu_s\":" << own;
+    for (size_t i = 0; i < opt.watch.size(); ++i)
+        o << ",\"" << json_escape(opt.watch[i].first) << "_cpu_s\":" << watched_cpu_seconds(opt.watch[i].second) - watched0[i];
     for (size_t i = 0; i < opt.cpus.size(); ++i) {
-        auto now = core_jiffies(opt.cpus[i]);
-        long long busy = now.first - cores0[i].first, total = now.second - cores0[i].second;
-        o << ",\"cpu" << opt.cpus[i] << "_busy_pct\":" << (total > 0 ? 100.0 * double(busy) / double(total) : 0.0);
+        CoreTime now = core_time(opt.cpus[i]);
+        double total = double(std::max(1LL, now.total - cores0[i].total));
+        o << ",\"cpu" << opt.cpus[i] << "_busy_pct\":" << 100.0 * double(now.busy - cores0[i].busy) / total
+          << ",\"cpu" << opt.cpus[i] << "_steal_pct\":" << 100.0 * double(now.steal - cores0[i].steal) / total;
     }
     if (opt.mode == Mode::hold) o << ",\"held\":" << held << ",\"dropped\":" << dropped;
     o << ",\"tls\":\"" << json_escape(tls_info) << "\",\"first_error\":\"" << json_escape(first_error) << "\"}\n";
@@ -566,7 +576,8 @@ static net::awaitable<void> sink_accept(tcp::acceptor& acceptor) {
         "  --duration S=4 --warmup S=1     measured seconds, after the warm-up\n"
         "  --requests N          stop after N measured requests    --hold N   connections to hold\n"
         "  --body-bytes B        request body size (upload)        --header 'K: V' (repeatable)\n"
-        "  --watch-pids P,P,...  report their CPU seconds in the window    --cpus 0,1  core busy %\n"
+        "  --watch NAME=P,P,...  CPU seconds of these processes in the window, as NAME_cpu_s\n"
+        "                        (repeatable)    --cpus 0,1   busy and steal % of these cores\n"
         "  --tag key=value       copied into the RESULT line (repeatable)\n",
         stderr);
     std::exit(2);
@@ -608,7 +619,12 @@ static Options parse_args(int argc, char** argv) {
         else if (a == "--hold") o.hold = std::stoi(value());
         else if (a == "--body-bytes") o.body_bytes = std::stoll(value());
         else if (a == "--header") o.headers.push_back(value());
-        else if (a == "--watch-pids") o.watch_pids = split_commas(value());
+        else if (a == "--watch") {
+            std::string nv = value();
+            auto eq = nv.find('=');
+            if (eq == std::string::npos) usage();
+            o.watch.emplace_back(nv.substr(0, eq), split_commas(nv.substr(eq + 1)));
+        }
         else if (a == "--cpus") o.cpus = split_commas(value());
         else if (a == "--tag") {
             std::string kv = value();
