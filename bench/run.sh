@@ -40,18 +40,6 @@ done
 for t in ${ONLY//,/ }; do [[ " ${ALL_TARGETS[*]} " == *" $t "* ]] || { echo "run.sh: unknown target $t" >&2; exit 2; }; done
 for p in ${PHASES//,/ }; do [[ ,$ALL_PHASES, == *,$p,* ]] || { echo "run.sh: unknown phase $p" >&2; exit 2; }; done
 
-# One benchmark at a time on this machine. A caller that already holds the lock (for example
-# `flock /tmp/certgate-bench.lock bench/run.sh`) passed its descriptor down to us.
-if [[ $BENCH_LOCK != none ]]; then
-  held=""
-  for fd in /proc/$$/fd/*; do [[ $(readlink "$fd") == "$BENCH_LOCK" ]] && held=1; done
-  if [[ -z $held ]]; then
-    exec 9>>"$BENCH_LOCK"
-    flock -n 9 || { echo "waiting for $BENCH_LOCK (another benchmark is running)"; flock -w 1800 9; } ||
-      { echo "run.sh: could not take $BENCH_LOCK within 30 min" >&2; exit 1; }
-  fi
-fi
-
 T0=$(date +%s)
 log() { printf '[%4ds] %s\n' $(( $(date +%s) - T0 )) "$*"; }
 die() { log "ERROR: $*"; exit 1; }
@@ -90,6 +78,19 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null
 if [[ ,$PHASES, == *,hold,* ]] && (( $(ulimit -n) < 2 * HOLD2 + 1000 )); then
   die "ulimit -n is $(ulimit -n); the hold phase needs $((2 * HOLD2 + 1000)) (lower HOLD2 or raise the hard limit)"
 fi
+
+# One benchmark at a time on this machine. A caller that already holds the lock (for example
+# `flock /tmp/certgate-bench.lock bench/run.sh`) passed its descriptor down to us.
+if [[ $BENCH_LOCK != none ]]; then
+  held=""
+  for fd in /proc/$$/fd/*; do [[ $(readlink "$fd") == "$BENCH_LOCK" ]] && held=1; done
+  if [[ -z $held ]]; then
+    exec 9>>"$BENCH_LOCK"
+    flock -n 9 || { echo "waiting for $BENCH_LOCK (another benchmark is running)"; flock -w 1800 9; } ||
+      { echo "run.sh: could not take $BENCH_LOCK within 30 min" >&2; exit 1; }
+  fi
+fi
+T0=$(date +%s)  # run time counts from here, not from the wait for the lock
 
 OUT=${OUT:-$BENCH/results/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT/logs" || die "cannot create $OUT"
