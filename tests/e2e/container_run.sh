@@ -67,3 +67,7 @@ expect_eq "run: certgate's process runs as UID 65532" 65532 "$(podman top "$pod-
 expect_eq "run: no capabilities left" "" "$(podman top "$pod-certgate" capeff | tail -n 1 | tr -d ' ' | sed 's/^none$//')"
 expect_cmd "run: the HEALTHCHECK passes (podman healthcheck run)" podman healthcheck run "$pod-certgate"
 expect_match "run: JSON access log on stdout" '"status":200.*"subject":"CN=demo-client' "$(podman logs "$pod-certgate" 2>&1)"
+# As PID 1, certgate still drains and exits 0 on the SIGTERM that `podman stop` sends.
+podman stop -t 20 "$pod-certgate" >/dev/null 2>&1
+expect_eq "run: podman stop (SIGTERM to PID 1) ends certgate with exit code 0" 0 "$(podman inspect -f '{{.State.ExitCode}}' "$pod-certgate")"
+expect_match "run: the shutdown was a drain, not a kill" '"event":"shutdown","phase":"done"' "$(podman logs "$pod-certgate" 2>&1)"
