@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The Rust path: the hyper twin of the Axum example, built offline by Debian's cargo from
-# Debian's crate sources, behind a real certgate with the example's certgate.yaml.
+# Debian's crate sources (Debian's rustc too, whatever else is on PATH), behind a real
+# certgate with the example's certgate.yaml.
 source "$(dirname "$0")/lib.sh"
 src=$E2E_ROOT/deploy/examples/hyper
 app=$E2E_WORK/app
 mkdir -p "$app" && cp -r "$src/Cargo.toml" "$src/.cargo" "$src/src" "$app/"
 target=${CARGO_TARGET_DIR:-$E2E_ROOT/build/e2e-hyper-target}  # kept between runs: rebuilds are quick
-(cd "$app" && CARGO_TARGET_DIR=$target /usr/bin/cargo build --release --offline) >"$E2E_WORK/cargo.log" 2>&1 \
+(cd "$app" && CARGO_TARGET_DIR=$target RUSTC=/usr/bin/rustc /usr/bin/cargo build --release --offline) >"$E2E_WORK/cargo.log" 2>&1 \
     || { not_ok "hyper: cargo builds the example offline" "$(tail -n 8 "$E2E_WORK/cargo.log")"; exit 1; }
 ok "hyper: cargo builds the example offline from /usr/share/cargo/registry"
 
