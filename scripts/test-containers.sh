@@ -56,7 +56,7 @@ podman build -q --format docker -t "$IMAGE" . >/dev/null
 # The build stage's image (~1 GB) is left untagged: drop it, and the image this one replaced.
 podman image prune -f --filter label=io.certgate.stage=build >/dev/null
 new=$(podman image inspect -f '{{.Id}}' "$IMAGE")
-[ -n "$old" ] && [ "$old" != "$new" ] && podman rmi "$old" >/dev/null 2>&1 || true
+if [ -n "$old" ] && [ "$old" != "$new" ]; then podman rmi "$old" >/dev/null 2>&1 || true; fi
 timing "certgate image built" "$t"
 t=$(date +%s)
 podman build -q -t "$APP_IMAGE" deploy/examples/django >/dev/null

@@ -4,7 +4,7 @@
 # and the compose file (scripts/test-containers.sh, as root). Prints the time each took and
 # one total line "N passed, N failed".
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 start=$(date +%s)
 E2E_RESULTS=$(mktemp)
 export E2E_RESULTS

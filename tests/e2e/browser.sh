@@ -4,6 +4,7 @@
 # certgate (https://localhost:T). The framed page posts a message to its parent when it runs,
 # so "rendered" and "blocked" are read from what the browser did, not from the headers:
 # blocked = the browser fetched the page through certgate but never ran it in the frame.
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 app=$E2E_ROOT/deploy/examples/django
 pki=$E2E_WORK/pki

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # deploy/compose/compose.yaml brought up for real with podman-compose, unchanged: certgate in
 # front of the Django example on the project's network, published to 127.0.0.1 only.
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 : "${IMAGE:?IMAGE is the certgate image to test}" "${APP_IMAGE:?APP_IMAGE is the Django example image}"
 project=certgate-e2e-compose-$$

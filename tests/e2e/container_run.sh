@@ -3,6 +3,7 @@
 # unchanged Dockerfile): read-only root, its own non-root user, dev certificates made by the
 # image's own `certgate dev-pki` and mounted read-only, in front of the Django example image
 # (APP_IMAGE) in one pod, published to 127.0.0.1 only. Checked over real TLS with curl.
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 : "${IMAGE:?IMAGE is the certgate image to test}" "${APP_IMAGE:?APP_IMAGE is the Django example image}"
 pod=certgate-e2e-run-$$

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Django example (Debian's python3-django under gunicorn) behind a real certgate, with
 # the example's own certgate.yaml: identity, forgeries, frame headers, Django's CSRF checks.
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 app=$E2E_ROOT/deploy/examples/django
 pki=$E2E_WORK/pki

@@ -2,6 +2,7 @@
 # The Rust path: the hyper twin of the Axum example, built offline by Debian's cargo from
 # Debian's crate sources (Debian's rustc too, whatever else is on PATH), behind a real
 # certgate with the example's certgate.yaml.
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 src=$E2E_ROOT/deploy/examples/hyper
 app=$E2E_WORK/app

@@ -3,6 +3,7 @@
 # container and certgate as its sidecar in one pod, the manifests' securityContext, probes and
 # ConfigMap as written (the Secret volume swapped for a hostPath: see kube_for_podman.py).
 # Then real mTLS requests, and `certgate check` of the ConfigMap's own configuration.
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 : "${IMAGE:?IMAGE is the certgate image to test}" "${APP_IMAGE:?APP_IMAGE is the Django example image}"
 name=certgate-e2e-kube-$$
@@ -20,9 +21,12 @@ echo "kube: certgate check of the ConfigMap's configuration, in the image"
 "$PY" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["data"]["certgate.yaml"], end="")' \
     "$E2E_ROOT/deploy/kubernetes/configmap.yaml" >"$E2E_WORK/embedded.yaml"
 chmod 644 "$E2E_WORK/embedded.yaml"
-out=$(podman run --rm --read-only -v "$tls:/etc/certgate/tls:ro" \
-    -v "$E2E_WORK/embedded.yaml:/etc/certgate/certgate.yaml:ro" "$IMAGE" check --config /etc/certgate/certgate.yaml 2>&1) \
-    && ok "kube: certgate check accepts the ConfigMap's certgate.yaml" || not_ok "kube: certgate check accepts the ConfigMap's certgate.yaml" "$out"
+if out=$(podman run --rm --read-only -v "$tls:/etc/certgate/tls:ro" -v "$E2E_WORK/embedded.yaml:/etc/certgate/certgate.yaml:ro" \
+    "$IMAGE" check --config /etc/certgate/certgate.yaml 2>&1); then
+    ok "kube: certgate check accepts the ConfigMap's certgate.yaml"
+else
+    not_ok "kube: certgate check accepts the ConfigMap's certgate.yaml" "$out"
+fi
 
 "$PY" "$(dirname "$0")/kube_for_podman.py" "$E2E_ROOT/deploy/kubernetes" "$E2E_WORK/play.yaml" \
     "$name" "$tls" "$tls_port" "$admin_port" "$IMAGE" "$APP_IMAGE"

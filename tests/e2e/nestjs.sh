@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The NestJS example (npm packages, built with tsc) behind a real certgate with the example's
 # certgate.yaml: the guard sees the verified identity and never a forged one.
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 src=$E2E_ROOT/deploy/examples/nestjs
 app=$E2E_WORK/app
