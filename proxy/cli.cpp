@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "proxy/access_log.hpp"
+#include "proxy/dev_pki.hpp"
 #include "proxy/server.hpp"
 #include "proxy/snapshot.hpp"
 
@@ -24,6 +25,7 @@ constexpr const char* kUsage =
     "  serve    run the proxy in the foreground, logging JSON lines to stdout\n"
     "  check    validate the configuration and every file it names, print a summary\n"
     "  version  print the certgate, OpenSSL and Boost versions\n"
+    "  dev-pki  write a development CA, server and client certificate (never for production)\n"
     "\n"
     "Run 'certgate <command> --help' for the options of a command.\n";
 
@@ -108,6 +110,7 @@ int run_cli(int argc, char** argv) {
         std::cout << kUsage;
         return 0;
     }
+    if (command == "dev-pki") return run_dev_pki(argc - 1, argv + 1);
     if (command != "serve" && command != "check" && command != "version")
         return usage_error("unknown command \"" + command + "\"");
 

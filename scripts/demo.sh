@@ -7,7 +7,8 @@ scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCERTGATE_BUILD_TESTS=OFF >/dev/null
 cmake --build build -j2 --target certgate
 run=demo-run
-scripts/dev-certs.sh "$run" >/dev/null
+# A fresh development CA, server and client certificate for each run (certgate dev-pki).
+build/certgate dev-pki --out "$run" --force >/dev/null
 cat > "$run/certgate.yaml" <<YAML
 listen: "127.0.0.1:8443"
 tls:
