@@ -16,14 +16,7 @@ export IMAGE=${IMAGE:-localhost/certgate:ci} APP_IMAGE=${APP_IMAGE:-localhost/ce
 timing() { printf '== %-34s %4ds\n' "$1" "$(($(date +%s) - $2))"; }
 
 t=$(date +%s)
-missing=()
-for p in podman runc podman-compose debootstrap python3-yaml curl openssl; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+scripts/install-packages.sh podman runc podman-compose debootstrap python3-yaml curl openssl
 # crun fails on this machine's hybrid cgroups; podman's default rlimits are refused here.
 conf=/etc/containers/containers.conf.d/50-certgate-ci.conf
 if [ ! -f "$conf" ]; then

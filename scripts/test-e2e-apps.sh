@@ -15,15 +15,7 @@ timing() { printf '== %-34s %4ds\n' "$1" "$(($(date +%s) - $2))"; }
 t=$(date +%s)
 packages=(curl openssl python3 python3-django gunicorn chromium cargo librust-hyper-dev librust-tokio-dev)
 command -v npm >/dev/null || packages+=(nodejs npm)
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-    sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+scripts/install-packages.sh "${packages[@]}"
 if [ ! -x build/certgate ]; then
     cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
     cmake --build build -j2 --target certgate
