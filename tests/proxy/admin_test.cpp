@@ -23,21 +23,7 @@ struct PlainResponse {
 
 // One request over plain TCP; the admin listener closes after answering.
 PlainResponse plain_request(std::uint16_t port, const std::string& raw) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    timeval tv{10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(port);
-    std::string out;
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-        ::send(fd, raw.data(), raw.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(raw.size())) {
-        char buf[4096];
-        ssize_t n;
-        while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
-    }
-    ::close(fd);
+    const std::string out = plain_exchange(port, raw, std::chrono::seconds(10));
     PlainResponse r;
     auto end = out.find("\r\n\r\n");
     if (out.rfind("HTTP/1.1 ", 0) != 0 || end == std::string::npos) return r;

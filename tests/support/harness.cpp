@@ -691,6 +691,24 @@ bool TlsClient::wait_closed(std::chrono::milliseconds timeout) {
     }
 }
 
+std::string plain_exchange(std::uint16_t port, const std::string& raw,
+                           std::chrono::milliseconds timeout) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    set_timeouts(fd, timeout);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    std::string out;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && write_all(fd, raw)) {
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    return out;
+}
+
 std::optional<HttpResponse> https_request(std::uint16_t port, const ClientOptions& options,
                                           const std::string& raw_request) {
     TlsClient client(port, options);

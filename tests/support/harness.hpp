@@ -247,6 +247,10 @@ private:
 // Connects, sends one request, reads one response (nullopt on handshake failure too).
 std::optional<HttpResponse> https_request(std::uint16_t port, const ClientOptions& options,
                                           const std::string& raw_request);
+// Sends `raw` over plain TCP to 127.0.0.1:`port` and returns everything the server sends
+// until it closes (each wait for bytes bounded by `timeout`).
+std::string plain_exchange(std::uint16_t port, const std::string& raw,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(5));
 // "GET <path> HTTP/1.1\r\nHost: localhost\r\n<extra>\r\n"
 std::string get_request(const std::string& path, const std::string& extra_headers = "");
 
