@@ -255,9 +255,9 @@ net::awaitable<ClientSession::HeadOutcome> ClientSession::read_head(Request& r,
         }
         scanned = scan.scanned;
         if (idle_ && (close_after_response_ || worker_.draining())) co_return HeadOutcome::closed;
-        if (idle_ && in_.size() == 0 && !stream_.has_pending()) {
-            // A keep-alive connection between requests holds no buffer while it waits.
-            in_.release();
+        if (first_request_ && idle_ && in_.size() == 0 && !stream_.has_pending()) {
+            // After the handshake, the first request is awaited holding no buffer (later
+            // ones were awaited by await_next_request: the socket is readable already).
             if (co_await stream_.wait_readable()) co_return HeadOutcome::closed;
         }
         const net::mutable_buffer space = in_.prepare(kReadChunk);
