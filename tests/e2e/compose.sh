@@ -23,10 +23,8 @@ fi
 ok "compose: podman-compose up starts both services"
 certgate=$(podman ps --filter "label=io.podman.compose.project=$project" --filter "label=com.docker.compose.service=certgate" --format '{{.Names}}')
 app=$(podman ps --filter "label=io.podman.compose.project=$project" --filter "label=com.docker.compose.service=app" --format '{{.Names}}')
-if ! wait_for 60 curl -sf "http://127.0.0.1:$CERTGATE_ADMIN_PORT/readyz"; then
+if ! containers_ready "$CERTGATE_ADMIN_PORT" "$certgate" "$app"; then
     not_ok "compose: certgate ready (reaches app:8000 by service name) within 60 s"
-    podman logs "$certgate" >"$E2E_WORK/certgate.log" 2>&1 || true
-    podman logs "$app" >"$E2E_WORK/app.log" 2>&1 || true
     exit 1
 fi
 ok "compose: certgate ready (reaches app:8000 by its service name)"

@@ -52,10 +52,8 @@ podman run -d --pod "$pod" --name "$pod-app" --read-only --tmpfs /tmp --cap-drop
 podman run -d --pod "$pod" --name "$pod-certgate" --read-only --cap-drop ALL \
     --security-opt no-new-privileges -v "$pki:/etc/certgate/tls:ro" \
     -v "$E2E_WORK/certgate.yaml:/etc/certgate/certgate.yaml:ro" "$IMAGE" >/dev/null 2>>"$E2E_WORK/podman.log"
-if ! wait_for 60 curl -sf "http://127.0.0.1:$admin_port/readyz"; then
+if ! containers_ready "$admin_port" "$pod-certgate" "$pod-app"; then
     not_ok "run: certgate ready (app reachable) within 60 s"
-    podman logs "$pod-certgate" >"$E2E_WORK/certgate.log" 2>&1 || true
-    podman logs "$pod-app" >"$E2E_WORK/app.log" 2>&1 || true
     exit 1
 fi
 ok "run: certgate ready (app reachable)"

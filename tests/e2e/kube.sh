@@ -42,10 +42,8 @@ certgate=$(podman ps --filter "pod=$pod" --format '{{.Names}}' | grep -- '-certg
 app=$(podman ps --filter "pod=$pod" --format '{{.Names}}' | grep -- '-app$' || true)
 expect_ne "kube: the pod has the certgate sidecar" "" "$certgate"
 expect_ne "kube: the pod has the app container" "" "$app"
-if ! wait_for 60 curl -sf "http://127.0.0.1:$admin_port/readyz"; then
+if ! containers_ready "$admin_port" "$certgate" "$app"; then
     not_ok "kube: certgate's readiness probe path answers 200 within 60 s"
-    podman logs "$certgate" >"$E2E_WORK/certgate.log" 2>&1 || true
-    podman logs "$app" >"$E2E_WORK/app.log" 2>&1 || true
     exit 1
 fi
 ok "kube: /readyz (the readinessProbe) answers 200 once the app is up"

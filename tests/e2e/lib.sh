@@ -45,6 +45,15 @@ wait_for() {
     done
 }
 
+# ADMIN_PORT CERTGATE_CONTAINER APP_CONTAINER: /readyz answers 200 within 60 s (certgate is
+# up and reaches the app); otherwise both containers' logs go to $E2E_WORK and it fails.
+containers_ready() {
+    wait_for 60 curl -sf "http://127.0.0.1:$1/readyz" && return 0
+    podman logs "$2" >"$E2E_WORK/certgate.log" 2>&1 || true
+    podman logs "$3" >"$E2E_WORK/app.log" 2>&1 || true
+    return 1
+}
+
 free_port() {
     "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
