@@ -45,7 +45,8 @@ Worker::Worker(unsigned index, std::shared_ptr<const Snapshot> snapshot)
       snapshot_(std::move(snapshot)),
       pool_(UpstreamPool::create(*ioc_, snapshot_->config.upstream)),
       log_("worker-" + std::to_string(index)),
-      slot_free_(std::in_place, *ioc_) {
+      slot_free_(std::in_place, *ioc_),
+      log_flush_(std::in_place, *ioc_) {
     const auto& cfg = snapshot_->config;
     unsigned workers =
         cfg.workers ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
@@ -60,6 +61,7 @@ Worker::~Worker() {
     // Every I/O object goes before its io_context: a timer destroyed after the context
     // would reach into the context's freed timer service.
     slot_free_.reset();
+    log_flush_.reset();
     ioc_.reset();  // destroys unfinished sessions while sessions_ is still alive
 }
 
@@ -121,7 +123,9 @@ void Worker::replace_snapshot(std::shared_ptr<const Snapshot> snapshot) {
 void Worker::stop() { ioc_->stop(); }
 
 void Worker::log_request(const RequestLogEntry& e) {
-    if (log_.request(e)) net::post(*ioc_, [this] { log_.flush(); });
+    if (!log_.request(e)) return;  // a flush is due already
+    log_flush_->expires_after(kLogFlushDelay);
+    log_flush_->async_wait([this](const boost::system::error_code&) { log_.flush(); });
 }
 
 void Worker::session_ended(ClientSession* s) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -62,8 +63,10 @@ public:
     // For an exchange that spans co_awaits: a reload may replace the pool meanwhile.
     std::shared_ptr<UpstreamPool> shared_pool() { return pool_; }
     AccessLog& log() { return log_; }
-    // Request lines written in one system call per turn of the event loop, not one each.
+    // Request lines are written together, at most kLogFlushDelay after the first of them
+    // (sooner when stdout's buffer fills): not one system call per request.
     void log_request(const RequestLogEntry& e);
+    static constexpr std::chrono::milliseconds kLogFlushDelay{20};
     BufferPool& buffers() { return buffers_; }
     RequestIdGenerator& request_ids() { return ids_; }
     WorkerMetrics& metrics() { return metrics_; }
@@ -94,6 +97,7 @@ private:
     // Wakes the accept loop when under max_connections; optional so that ~Worker can destroy
     // it before the io_context.
     std::optional<boost::asio::steady_timer> slot_free_;
+    std::optional<boost::asio::steady_timer> log_flush_;  // likewise
     std::size_t max_sessions_;
     std::size_t peak_sessions_ = 0;  // since memory was last handed back
     bool after_burst_ = false;
