@@ -129,6 +129,11 @@ net::awaitable<bool> ClientSession::await_next_request() {
     idle_ = true;
     arm(snapshot_->config.limits.idle_timeout);
     release_idle_memory();
+    if (next_request_.fired() && !next_request_.result()) {
+        idle_ = false;  // the next request's first bytes came during the exchange
+        co_return true;
+    }
+    // Queued behind an armed latch, the wait costs no system call.
     auto [ec] = co_await stream_.socket().async_wait(net::socket_base::wait_read, nothrow);
     idle_ = false;
     co_return !ec;  // idle timeout, drain or a dead socket: close quietly
@@ -224,6 +229,7 @@ net::awaitable<ClientSession::HeadOutcome> ClientSession::read_head(Request& r,
     // idle_timeout for its first byte, then has header_timeout for the rest.
     idle_ = in_.size() == 0;
     if (!first_request_) arm(idle_ ? limits.idle_timeout : limits.header_timeout);
+    bool just_read = false;  // in this turn of the event loop
     for (;;) {
         auto bytes = std::string_view(static_cast<const char*>(in_.data().data()), in_.size());
         auto scan = policies::scan_request_head(bytes, limits.max_request_header_bytes, scanned);
@@ -238,6 +244,9 @@ net::awaitable<ClientSession::HeadOutcome> ClientSession::read_head(Request& r,
             co_return HeadOutcome::refused;
         }
         if (scan.status == S::complete) {
+            // Watched from now on for the client's next bytes; only from a drained socket,
+            // with no turn of the event loop since the read, can no edge have been missed.
+            if (just_read && stream_.drained()) next_request_.arm(stream_.socket());
             error_code ec;
             auto head = net::buffer(in_.data() + scan.leading_empty_lines,
                                     scan.head_end - scan.leading_empty_lines);
@@ -263,6 +272,7 @@ net::awaitable<ClientSession::HeadOutcome> ClientSession::read_head(Request& r,
         const net::mutable_buffer space = in_.prepare(kReadChunk);
         auto [ec, n] = co_await stream_.read_some(space);
         in_.commit(n);
+        just_read = true;
         if (ec) {
             bool partial = in_.size() > 0 && !idle_;
             idle_ = false;

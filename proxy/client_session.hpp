@@ -21,6 +21,7 @@
 #include "proxy/http_parsers.hpp"
 #include "proxy/io_buffer.hpp"
 #include "proxy/snapshot.hpp"
+#include "proxy/read_latch.hpp"
 #include "proxy/tls_stream.hpp"
 #include "proxy/upstream_pool.hpp"
 
@@ -103,6 +104,9 @@ private:
     Worker& worker_;
     std::shared_ptr<const Snapshot> snapshot_;
     TlsStream stream_;
+    // Armed when a request head is read off a drained socket: the wait for the next request
+    // then costs no system call (read_latch.hpp).
+    ReadLatch next_request_;
     boost::asio::steady_timer timer_;
     std::chrono::steady_clock::time_point deadline_;
     UpstreamConnection* active_upstream_ = nullptr;  // cancelled too when a deadline passes

@@ -124,8 +124,8 @@ net::awaitable<ClientSession::Io> ClientSession::read_response_head(
                 if (head_bytes > kMaxResponseHeaderBytes) co_return Io::failed;
                 if (rp->is_header_done()) break;
             }
-            auto [ec, n] =
-                co_await up.stream.socket().async_read_some(up.buffer.prepare(kReadChunk), nothrow);
+            const net::mutable_buffer space = up.buffer.prepare(kReadChunk);
+            auto [ec, n] = co_await up.read_some(space);
             up.buffer.commit(n);
             if (n > 0) got_bytes = true;
             if (ec) co_return timed_out_ ? Io::timed_out : Io::failed;
@@ -204,8 +204,8 @@ net::awaitable<bool> ClientSession::relay_response(Request& r, UpstreamConnectio
         }
         if (up.buffer.size() > kMaxChunkHeaderBytes) co_return false;
         arm(snapshot_->config.upstream.response_timeout);
-        auto [ec, n] =
-            co_await up.stream.socket().async_read_some(up.buffer.prepare(kReadChunk), nothrow);
+        const net::mutable_buffer space = up.buffer.prepare(kReadChunk);
+        auto [ec, n] = co_await up.read_some(space);
         up.buffer.commit(n);
         if (ec == net::error::eof)
             upstream_eof = true;
@@ -248,7 +248,7 @@ net::awaitable<bool> ClientSession::forward(Request& r, RequestParser& parser) {
     const std::shared_ptr<UpstreamPool> pool = worker_.shared_pool();
     for (int attempt = 0; attempt < 2; ++attempt) {
         AcquireError acquire_error;
-        auto up = co_await pool->acquire(acquire_error, attempt > 0);
+        auto up = co_await pool->acquire(acquire_error, attempt > 0, retriable);
         if (!up) {
             co_await respond_local(r, 502, "upstream unavailable",
                                    acquire_error == AcquireError::connect_timeout

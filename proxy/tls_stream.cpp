@@ -52,6 +52,19 @@ TlsStream::TlsStream(net::ip::tcp::socket socket, SSL_CTX* context, BufferPool& 
     if (ssl_ == nullptr) return;  // out of memory: handshake() reports it
     SSL_set_fd(ssl_, static_cast<int>(socket_.native_handle()));
     SSL_set_accept_state(ssl_);
+    BIO* bio = SSL_get_rbio(ssl_);
+    BIO_set_callback_arg(bio, reinterpret_cast<char*>(this));
+    BIO_set_callback_ex(bio, &TlsStream::on_socket_io);
+}
+
+// Called by the socket BIO around each of its operations; notes how each read() ended.
+long TlsStream::on_socket_io(BIO* bio, int operation, const char*, std::size_t length, int, long,
+                             int ret, std::size_t* processed) {
+    if (operation == (BIO_CB_READ | BIO_CB_RETURN)) {
+        auto* self = reinterpret_cast<TlsStream*>(BIO_get_callback_arg(bio));
+        self->drained_ = ret <= 0 || (processed != nullptr && *processed < length);
+    }
+    return ret;
 }
 
 TlsStream::~TlsStream() { SSL_free(ssl_); }

@@ -50,16 +50,22 @@ public:
     bool has_pending() const { return SSL_has_pending(ssl_) == 1; }
     // Resumes once the socket is readable (or cancelled), holding no buffer meanwhile.
     boost::asio::awaitable<error_code> wait_readable();
+    // The last read from the socket took less than it asked for, or found nothing: the
+    // kernel held no more at that moment, so any later byte comes with a new readiness edge.
+    bool drained() const { return drained_; }
 
 private:
     // After an SSL_* call returned `ret` <= 0: waits as asked and returns {} to retry, or
     // returns the error that ends the operation.
     boost::asio::awaitable<error_code> wait_or_fail(int ret);
     boost::asio::awaitable<error_code> write_all(const char* data, std::size_t size);
+    static long on_socket_io(BIO* bio, int operation, const char* data, std::size_t length,
+                             int argi, long argl, int ret, std::size_t* processed);
 
     boost::asio::ip::tcp::socket socket_;
     SSL* ssl_;
     BufferPool& pool_;
+    bool drained_ = false;
 };
 
 }  // namespace certgate::proxy

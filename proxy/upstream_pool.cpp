@@ -37,22 +37,51 @@ void UpstreamPool::close_all() {
     idle_.clear();
 }
 
-// A connection the app closed while it sat in the pool reads EOF (or has stray bytes):
-// detect it with a non-blocking peek instead of finding out on the request.
-bool UpstreamPool::still_usable(UpstreamConnection& c) const {
+net::awaitable<std::pair<boost::system::error_code, std::size_t>> UpstreamConnection::read_some(
+    net::mutable_buffer b) {
+    auto& socket = stream.socket();
+    for (;;) {
+        const ssize_t n = ::recv(socket.native_handle(), b.data(), b.size(), MSG_DONTWAIT);
+        if (n > 0) {
+            // Took all there was: the latch now tells of whatever comes next (not of an EOF
+            // that came with these bytes, which only the next read reports).
+            if (static_cast<std::size_t>(n) < b.size()) latch.arm(socket);
+            co_return std::pair(boost::system::error_code{}, static_cast<std::size_t>(n));
+        }
+        if (n == 0) co_return std::pair(net::error::eof, std::size_t{0});
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            co_return std::pair(boost::system::error_code(errno, boost::system::system_category()),
+                                std::size_t{0});
+        latch.arm(socket);
+        // Queued behind the latch, the wait costs no system call.
+        auto [ec] = co_await socket.async_wait(net::socket_base::wait_read, nothrow);
+        if (ec) co_return std::pair(ec, std::size_t{0});
+    }
+}
+
+// A connection the app closed while it sat in the pool reads EOF, or has stray bytes. Bytes
+// or a close that came after the last response was read would have fired its latch, so a
+// latch still waiting vouches for the connection. It cannot vouch against an EOF that came
+// together with that response's last bytes: that is enough only for a request forward()
+// may retry on a fresh connection. Otherwise, or when the latch fired (perhaps only on the
+// response's own bytes), a non-blocking peek asks the kernel.
+bool UpstreamPool::still_usable(UpstreamConnection& c, bool retriable) const {
     if (coarse_now() - c.idle_since >= upstream_.idle_timeout) return false;
+    if (retriable && c.latch.waiting()) return true;
     char byte;
     ssize_t n = ::recv(c.stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 net::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::acquire(AcquireError& error,
-                                                                          bool fresh_only) {
+                                                                          bool fresh_only,
+                                                                          bool retriable) {
     error = AcquireError::none;
     while (!fresh_only && !idle_.empty()) {
         auto c = std::move(idle_.back());
         idle_.pop_back();
-        if (still_usable(*c)) {
+        if (still_usable(*c, retriable)) {
             c->reused = true;
             co_return c;
         }

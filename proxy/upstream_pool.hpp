@@ -11,9 +11,11 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "config/config.hpp"
+#include "proxy/read_latch.hpp"
 
 namespace certgate::proxy {
 
@@ -23,8 +25,17 @@ using UpstreamStream =
 
 struct UpstreamConnection {
     explicit UpstreamConnection(boost::asio::any_io_executor ex) : stream(ex) {}
+    // Reads what has arrived, waiting for it if nothing has. Errors: net::error::eof when the
+    // app closed, operation_aborted when the socket was cancelled.
+    boost::asio::awaitable<std::pair<boost::system::error_code, std::size_t>> read_some(
+        boost::asio::mutable_buffer buffer);
+
     UpstreamStream stream;
     boost::beast::flat_buffer buffer;  // response bytes read but not yet parsed
+    // Armed whenever a read leaves the socket empty: while it has not fired, no byte has
+    // arrived since, so a wait costs no system call and the pool knows, without asking the
+    // kernel, that an idle connection has no stray bytes (read_latch.hpp).
+    ReadLatch latch;
     std::chrono::steady_clock::time_point idle_since;
     bool reused = false;  // taken from the pool rather than freshly connected
 };
@@ -42,9 +53,11 @@ public:
     ~UpstreamPool();
 
     // A pooled connection still open and idle for less than idle_timeout, or a new one.
-    // `fresh_only` skips the pool (the retry after a reused connection failed).
+    // `fresh_only` skips the pool (the retry after a reused connection failed); `retriable`
+    // says the request may be sent again on a fresh connection if this one turns out closed.
     boost::asio::awaitable<std::unique_ptr<UpstreamConnection>> acquire(AcquireError& error,
-                                                                        bool fresh_only = false);
+                                                                        bool fresh_only = false,
+                                                                        bool retriable = false);
     // Returns a connection whose last exchange ended cleanly (dropped once closed).
     void release(std::unique_ptr<UpstreamConnection> connection);
     // Closes every idle connection and keeps no more (shutdown, or replaced by a reload).
@@ -53,7 +66,7 @@ public:
 
 private:
     boost::asio::awaitable<void> sweep_loop();
-    bool still_usable(UpstreamConnection& c) const;
+    bool still_usable(UpstreamConnection& c, bool retriable) const;
 
     boost::asio::io_context& ioc_;
     config::Upstream upstream_;
