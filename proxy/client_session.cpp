@@ -126,21 +126,33 @@ net::awaitable<void> ClientSession::run() {
 net::awaitable<bool> ClientSession::await_next_request() {
     if (in_.size() > 0 || stream_.has_pending()) co_return true;  // pipelined: read on
     if (close_after_response_ || worker_.draining()) co_return false;
+    in_.release();  // back to the worker's pool, from where the next read takes it cheaply
+    if (next_request_.fired() && !next_request_.result())
+        co_return true;  // the next request's first bytes came during the exchange
     idle_ = true;
     arm(snapshot_->config.limits.idle_timeout);
-    release_idle_memory();
-    if (next_request_.fired() && !next_request_.result()) {
-        idle_ = false;  // the next request's first bytes came during the exchange
-        co_return true;
-    }
+    // Only during this wait may the worker's sweep free the heads (nothing refers to them).
+    holding_idle_memory_ = true;
+    idle_epoch_ = worker_.idle_epoch();
+    worker_.note_idle_memory();
     // Queued behind an armed latch, the wait costs no system call.
     auto [ec] = co_await stream_.socket().async_wait(net::socket_base::wait_read, nothrow);
     idle_ = false;
+    holding_idle_memory_ = false;
     co_return !ec;  // idle timeout, drain or a dead socket: close quietly
+}
+
+bool ClientSession::release_memory_if_idle_since(std::uint64_t epoch) {
+    if (!holding_idle_memory_) return false;
+    if (idle_epoch_ >= epoch) return true;
+    release_idle_memory();
+    holding_idle_memory_ = false;
+    return false;
 }
 
 // What the last exchange grew (heads, serialized heads) goes back to the allocator, and the
 // input block to the worker's pool: an idle connection keeps only its TLS state and identity.
+// Only while await_next_request waits: nothing refers to these then.
 void ClientSession::release_idle_memory() {
     in_.release();
     head_ = policies::RequestHead{};
@@ -325,8 +337,11 @@ net::awaitable<bool> ClientSession::serve_one() {
 
     policies::strip_hop_by_hop(head_.headers);
     policies::strip_spoofable(head_.headers, snapshot_->spoof_rules);
-    r.request_id = policies::set_forwarding_headers(head_.headers, cfg.forwarded, client_ip_,
-                                                    worker_.request_ids().next());
+    // An id is generated only when request ids are on (32 characters: a heap string).
+    const std::string generated_id =
+        cfg.forwarded.request_id ? worker_.request_ids().next() : std::string();
+    r.request_id =
+        policies::set_forwarding_headers(head_.headers, cfg.forwarded, client_ip_, generated_id);
 
     std::optional<policies::Refusal> refusal;
     if (!trusted) {

@@ -37,6 +37,10 @@ public:
     boost::asio::awaitable<void> run();
     // Shutdown: an idle connection closes now, a busy one after its current response.
     void drain();
+    // The worker's idle sweep: a connection that has waited for its next request since
+    // before the sweep `epoch` gives back what its last exchange grew. True while it still
+    // holds such memory.
+    bool release_memory_if_idle_since(std::uint64_t epoch);
 
 private:
     struct Request {
@@ -114,6 +118,10 @@ private:
     bool closed_ = false;
     bool handshake_done_ = false;
     bool idle_ = false;  // waiting for the next request, nothing received yet
+    // In await_next_request's wait, with the last exchange's heads still allocated (kept
+    // for a moment: a busy client's next request reuses them).
+    bool holding_idle_memory_ = false;
+    std::uint64_t idle_epoch_ = 0;  // the worker's sweep epoch when that wait began
     bool close_after_response_ = false;
     bool response_cut_ = false;  // a response was cut short: close without close_notify
     bool first_request_ = true;

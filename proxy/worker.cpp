@@ -46,7 +46,8 @@ Worker::Worker(unsigned index, std::shared_ptr<const Snapshot> snapshot)
       pool_(UpstreamPool::create(*ioc_, snapshot_->config.upstream)),
       log_("worker-" + std::to_string(index)),
       slot_free_(std::in_place, *ioc_),
-      log_flush_(std::in_place, *ioc_) {
+      log_flush_(std::in_place, *ioc_),
+      idle_sweep_(std::in_place, *ioc_) {
     const auto& cfg = snapshot_->config;
     unsigned workers =
         cfg.workers ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
@@ -62,6 +63,7 @@ Worker::~Worker() {
     // would reach into the context's freed timer service.
     slot_free_.reset();
     log_flush_.reset();
+    idle_sweep_.reset();
     ioc_.reset();  // destroys unfinished sessions while sessions_ is still alive
 }
 
@@ -100,6 +102,7 @@ std::future<void> Worker::begin_drain() {
         if (acceptor_) acceptor_->close(ec);
         if (redirect_) redirect_->close();
         slot_free_->cancel();
+        idle_sweep_->cancel();
         pool_->close_all();
         for (auto* s : sessions_) s->drain();
         closed->set_value();
@@ -126,6 +129,22 @@ void Worker::log_request(const RequestLogEntry& e) {
     if (!log_.request(e)) return;  // a flush is due already
     log_flush_->expires_after(kLogFlushDelay);
     log_flush_->async_wait([this](const boost::system::error_code&) { log_.flush(); });
+}
+
+void Worker::note_idle_memory() {
+    if (idle_sweep_armed_ || draining_) return;
+    idle_sweep_armed_ = true;
+    idle_sweep_->expires_after(kIdleSweep);
+    idle_sweep_->async_wait([this](const boost::system::error_code&) { sweep_idle_memory(); });
+}
+
+void Worker::sweep_idle_memory() {
+    idle_sweep_armed_ = false;
+    if (draining_) return;
+    bool holding = false;
+    for (auto* s : sessions_) holding |= s->release_memory_if_idle_since(idle_epoch_);
+    ++idle_epoch_;
+    if (holding) note_idle_memory();
 }
 
 void Worker::session_ended(ClientSession* s) {

@@ -1,5 +1,7 @@
 // The core promise end to end: a verified client reaches the app with certgate's identity
 // headers, and every response carries the frame headers.
+#include <thread>
+
 #include "proxy/proxy_fixture.hpp"
 
 namespace certgate::testing {
@@ -47,6 +49,25 @@ TEST_F(ProxyTest, KeepAliveServesSeveralRequestsOnOneConnectionAndPoolsUpstream)
     }
     EXPECT_EQ(upstream->request_count(), 5u);
     EXPECT_EQ(upstream->connection_count(), 1u);  // the pool reused one upstream connection
+}
+
+// Between requests a connection keeps its last exchange's heads for a moment, then the
+// worker's sweep (every 100 ms) frees them; requests must go on across both states. The
+// pauses are the idle time under test, not a synchronisation.
+TEST_F(ProxyTest, KeepAliveConnectionServesOnAfterItsIdleMemoryIsReleased) {
+    start();
+    TlsClient c(port(), good_client());
+    ASSERT_TRUE(c.connect()) << c.error();
+    for (auto pause : {0ms, 350ms, 0ms, 350ms}) {
+        std::this_thread::sleep_for(pause);
+        ASSERT_TRUE(c.send(get_request("/after-" + std::to_string(pause.count()),
+                                       "X-Pad: " + std::string(2000, 'p') + "\r\n")));
+        auto r = c.read_response();
+        ASSERT_TRUE(r) << pause.count();
+        EXPECT_EQ(r->status, 200);
+        EXPECT_EQ(r->header("X-Frame-Options"), "DENY");
+    }
+    EXPECT_EQ(upstream->request_count(), 4u);
 }
 
 TEST_F(ProxyTest, LogsOneJsonLinePerRequest) {
