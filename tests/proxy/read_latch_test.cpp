@@ -48,10 +48,22 @@ void run_idle(net::io_context& ioc) {
     ioc.run_for(20ms);
 }
 
-TEST(ReadLatch, FiresOnTheNextEdgeOnly) {
+// A latch watching the near end of a fresh loopback connection.
+class ReadLatchTest : public ::testing::Test {
+protected:
+    void send(char c) { net::write(p.far, net::buffer(&c, 1)); }
+    bool fires() { return run_until(ioc, [&] { return latch.fired(); }); }
+    char receive() {
+        char c = 0;
+        return ::recv(p.near.native_handle(), &c, 1, MSG_DONTWAIT) == 1 ? c : '\0';
+    }
+
     net::io_context ioc;
-    Pair p(ioc);
+    Pair p{ioc};
     ReadLatch latch;
+};
+
+TEST_F(ReadLatchTest, FiresOnTheNextEdgeOnly) {
     EXPECT_FALSE(latch.armed());
     latch.arm(p.near);
     EXPECT_TRUE(latch.armed());
@@ -59,78 +71,60 @@ TEST(ReadLatch, FiresOnTheNextEdgeOnly) {
     run_idle(ioc);
     EXPECT_TRUE(latch.waiting()) << "fired with nothing sent";
 
-    net::write(p.far, net::buffer("x", 1));
-    ASSERT_TRUE(run_until(ioc, [&] { return latch.fired(); }));
+    send('x');
+    ASSERT_TRUE(fires());
     EXPECT_FALSE(latch.result());
     EXPECT_FALSE(latch.waiting());
 }
 
-TEST(ReadLatch, AWaitQueuedBehindItCompletesOnTheSameEdge) {
-    net::io_context ioc;
-    Pair p(ioc);
-    ReadLatch latch;
+TEST_F(ReadLatchTest, AWaitQueuedBehindItCompletesOnTheSameEdge) {
     latch.arm(p.near);
     std::optional<boost::system::error_code> waited;
     p.near.async_wait(net::socket_base::wait_read, [&](auto ec) { waited = ec; });
     run_idle(ioc);
     EXPECT_FALSE(waited) << "the wait completed with nothing sent";
 
-    net::write(p.far, net::buffer("x", 1));
+    send('x');
     ASSERT_TRUE(run_until(ioc, [&] { return waited && latch.fired(); }));
     EXPECT_FALSE(*waited);
-    char c = 0;
-    EXPECT_EQ(::recv(p.near.native_handle(), &c, 1, MSG_DONTWAIT), 1);
-    EXPECT_EQ(c, 'x');
+    EXPECT_EQ(receive(), 'x');
 }
 
-TEST(ReadLatch, FiresWhenThePeerCloses) {
-    net::io_context ioc;
-    Pair p(ioc);
-    ReadLatch latch;
+TEST_F(ReadLatchTest, FiresWhenThePeerCloses) {
     latch.arm(p.near);
     p.far.close();
-    ASSERT_TRUE(run_until(ioc, [&] { return latch.fired(); }));
+    ASSERT_TRUE(fires());
 }
 
-TEST(ReadLatch, CancellationFiresItWithOperationAborted) {
-    net::io_context ioc;
-    Pair p(ioc);
-    ReadLatch latch;
+TEST_F(ReadLatchTest, CancellationFiresItWithOperationAborted) {
     latch.arm(p.near);
     p.near.cancel();
-    ASSERT_TRUE(run_until(ioc, [&] { return latch.fired(); }));
+    ASSERT_TRUE(fires());
     EXPECT_EQ(latch.result(), net::error::operation_aborted);
 }
 
-TEST(ReadLatch, DisarmedItNeverFiresAndCanBeArmedAgain) {
-    net::io_context ioc;
-    Pair p(ioc);
-    ReadLatch latch;
+TEST_F(ReadLatchTest, DisarmedItNeverFiresAndCanBeArmedAgain) {
     latch.arm(p.near);
     latch.disarm(p.near);
     EXPECT_FALSE(latch.armed());
     latch.arm(p.near);  // before the cancelled one has even completed
     run_idle(ioc);
     EXPECT_TRUE(latch.waiting()) << "the old latch's cancellation reached the new one";
-    net::write(p.far, net::buffer("x", 1));
-    ASSERT_TRUE(run_until(ioc, [&] { return latch.fired(); }));
+    send('x');
+    ASSERT_TRUE(fires());
     EXPECT_FALSE(latch.result());
 }
 
-TEST(ReadLatch, ArmingAgainAfterFiringWatchesForTheNextEdge) {
-    net::io_context ioc;
-    Pair p(ioc);
-    ReadLatch latch;
+TEST_F(ReadLatchTest, ArmingAgainAfterFiringWatchesForTheNextEdge) {
     latch.arm(p.near);
-    net::write(p.far, net::buffer("x", 1));
-    ASSERT_TRUE(run_until(ioc, [&] { return latch.fired(); }));
-    char c = 0;
-    ASSERT_EQ(::recv(p.near.native_handle(), &c, 1, MSG_DONTWAIT), 1);
+    send('x');
+    ASSERT_TRUE(fires());
+    ASSERT_EQ(receive(), 'x');
     latch.arm(p.near);  // drained just now
     run_idle(ioc);
     EXPECT_TRUE(latch.waiting());
-    net::write(p.far, net::buffer("y", 1));
-    ASSERT_TRUE(run_until(ioc, [&] { return latch.fired(); }));
+    send('y');
+    ASSERT_TRUE(fires());
 }
 
 TEST(ReadLatch, SurvivesItsSocketAndItsContext) {
