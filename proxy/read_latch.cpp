@@ -13,9 +13,7 @@ using net::detail::reactor_op;
 class ReadLatch::Op final : public reactor_op {
 public:
     explicit Op(std::shared_ptr<State> state)
-        : reactor_op(error_code(), &Op::perform, &Op::complete),
-          state_(std::move(state)),
-          generation_(state_->generation) {}
+        : reactor_op(error_code(), &Op::perform, &Op::complete), state_(std::move(state)) {}
 
     bool queued = false;
 
@@ -29,22 +27,20 @@ private:
         auto* op = static_cast<Op*>(base);
         std::shared_ptr<State> state = std::move(op->state_);
         const error_code ec = op->ec_;
-        const std::uint64_t generation = op->generation_;
         delete op;
-        // Disarmed meanwhile, or the io_context is being destroyed.
-        if (generation != state->generation || owner == nullptr) return;
+        if (owner == nullptr) return;  // the io_context is being destroyed
         state->fired = true;
         state->ec = ec;
     }
 
     std::shared_ptr<State> state_;
-    std::uint64_t generation_;
 };
 
 void ReadLatch::arm(net::detail::reactor& reactor, int descriptor,
                     net::detail::reactor::per_descriptor_data& data) {
-    forget();
+    // Not armed, or fired: no operation of this latch is queued.
     state_->armed = true;
+    state_->fired = false;
     auto* op = new Op(state_);
     // Speculative start: the reactor calls perform() at once (not done) and queues the
     // operation without touching the epoll registration.

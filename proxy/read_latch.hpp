@@ -12,10 +12,15 @@
 // runs again) until the next edge: it fires on that edge, on an error or hang-up, or when
 // the socket is cancelled or closed. Queued this way, it costs no system call; and while it
 // is queued, an ordinary async_wait for reading queues behind it without one either (Asio
-// re-arms only a descriptor that nothing waits on), to complete on the same edge. This uses
-// Asio's reactor interface from its detail namespace (Boost 1.81, epoll); STYLE.md's rule
-// against depending on internals is broken here on purpose, in this one file, and
-// read_latch_test pins the behaviour we rely on.
+// re-arms only a descriptor that nothing waits on), to complete on the same edge.
+//
+// Its limit: an edge is the arrival of something new. An EOF that arrived together with the
+// bytes of the read before the arm has had its edge already, and only the next read reports
+// it; callers account for that (README, "Keep-alive without a system call per wait").
+//
+// This uses Asio's reactor interface from its detail namespace (Boost 1.81, epoll), in this
+// one file only; read_latch_test pins the behaviour relied on, so that a Boost upgrade that
+// changes it fails there first.
 #pragma once
 
 #include <boost/asio/basic_socket.hpp>
@@ -23,7 +28,6 @@
 #include <boost/asio/detail/reactor_op.hpp>
 #include <boost/asio/execution_context.hpp>
 #include <boost/system/error_code.hpp>
-#include <cstdint>
 #include <memory>
 
 namespace certgate::proxy {
@@ -48,16 +52,6 @@ public:
                 socket.get_executor().context()),
             impl.socket_, impl.reactor_data_);
     }
-    // Stops watching: cancels `socket`'s pending operations (the latch is the only one where
-    // this is used) and forgets the latch, whatever its cancellation reports later.
-    template <typename Protocol, typename Executor>
-    void disarm(boost::asio::basic_socket<Protocol, Executor>& socket) {
-        if (!state_->armed) return;
-        error_code ignored;
-        socket.cancel(ignored);
-        forget();
-    }
-
     bool armed() const { return state_->armed; }
     // Armed, and the socket became readable (or failed, or was cancelled) since.
     bool fired() const { return state_->armed && state_->fired; }
@@ -68,8 +62,8 @@ public:
     const error_code& result() const { return state_->ec; }
 
 private:
+    // Shared with the queued operation, which may complete after the latch is gone.
     struct State {
-        std::uint64_t generation = 0;
         bool armed = false;
         bool fired = false;
         error_code ec;
@@ -85,12 +79,6 @@ private:
 
     void arm(boost::asio::detail::reactor& reactor, int descriptor,
              boost::asio::detail::reactor::per_descriptor_data& data);
-    void forget() {
-        ++state_->generation;
-        state_->armed = false;
-        state_->fired = false;
-    }
-
     std::shared_ptr<State> state_;
 };
 

@@ -51,7 +51,8 @@ public:
     // Resumes once the socket is readable (or cancelled), holding no buffer meanwhile.
     boost::asio::awaitable<error_code> wait_readable();
     // The last read from the socket took less than it asked for, or found nothing: the
-    // kernel held no more at that moment, so any later byte comes with a new readiness edge.
+    // kernel held no more bytes at that moment, so any later byte comes with a new readiness
+    // edge (an EOF that came with those bytes does not: the next read reports it).
     bool drained() const { return drained_; }
 
 private:

@@ -103,18 +103,6 @@ TEST_F(ReadLatchTest, CancellationFiresItWithOperationAborted) {
     EXPECT_EQ(latch.result(), net::error::operation_aborted);
 }
 
-TEST_F(ReadLatchTest, DisarmedItNeverFiresAndCanBeArmedAgain) {
-    latch.arm(p.near);
-    latch.disarm(p.near);
-    EXPECT_FALSE(latch.armed());
-    latch.arm(p.near);  // before the cancelled one has even completed
-    run_idle(ioc);
-    EXPECT_TRUE(latch.waiting()) << "the old latch's cancellation reached the new one";
-    send('x');
-    ASSERT_TRUE(fires());
-    EXPECT_FALSE(latch.result());
-}
-
 TEST_F(ReadLatchTest, ArmingAgainAfterFiringWatchesForTheNextEdge) {
     latch.arm(p.near);
     send('x');
