@@ -27,6 +27,9 @@ constexpr auto nothrow = net::as_tuple(net::use_awaitable);
 constexpr std::size_t kReadChunk = 16 * 1024;
 // A chunk header or trailer section longer than this is refused (a chunk extension flood).
 constexpr std::size_t kMaxChunkHeaderBytes = 16 * 1024;
+// A deadline noticed this long after it passed means the worker was stalled (busy with one
+// huge head, a CPU-throttled container, a paused VM): see ClientSession::watch.
+constexpr auto kStallGrace = std::chrono::milliseconds(100);
 
 ClientSession::ClientSession(Worker& worker, net::ip::tcp::socket socket)
     : worker_(worker),
@@ -59,18 +62,33 @@ void ClientSession::drain() {
 // early. A passed deadline cancels (never closes) the sockets, so a 408 can still be sent.
 void ClientSession::arm(config::Duration d) {
     timed_out_ = false;
+    stall_graced_ = false;
     deadline_ = coarse_now() + d;
     if (deadline_ < timer_.expiry()) timer_.expires_at(deadline_);
 }
 
 void ClientSession::disarm() {
     timed_out_ = false;
+    stall_graced_ = false;
     deadline_ = Clock::time_point::max();
 }
 
 void ClientSession::watch(const error_code&) {
     if (closed_) return;
-    if (Clock::now() >= deadline_) {
+    const auto now = Clock::now();
+    if (now >= deadline_ && !stall_graced_ && now - deadline_ > kStallGrace) {
+        // Noticed long after it passed: this worker was stalled (the timer cannot fire late
+        // otherwise), and the client may have been waiting on certgate all that time, its
+        // bytes queued behind this handler or its answer to our late handshake flight on the
+        // way. Timeouts are for slow clients, not a slow proxy: the stall is given back,
+        // once per deadline; a client that really was late is then timed out as usual.
+        stall_graced_ = true;
+        deadline_ = now + (now - deadline_);
+        timer_.expires_at(deadline_);
+        timer_.async_wait([self = shared_from_this()](const error_code& e) { self->watch(e); });
+        return;
+    }
+    if (now >= deadline_) {
         timed_out_ = true;
         deadline_ = Clock::time_point::max();
         error_code ec;

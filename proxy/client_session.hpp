@@ -115,6 +115,7 @@ private:
     std::chrono::steady_clock::time_point deadline_;
     UpstreamConnection* active_upstream_ = nullptr;  // cancelled too when a deadline passes
     bool timed_out_ = false;
+    bool stall_graced_ = false;  // this deadline was already extended once (watch)
     bool closed_ = false;
     bool handshake_done_ = false;
     bool idle_ = false;  // waiting for the next request, nothing received yet

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <condition_variable>
 #include <mutex>
 #include <regex>
@@ -230,6 +231,64 @@ TEST_F(HostileSlow, TrickledTlsHandshakeIsClosedAtHeaderTimeout) {
     EXPECT_LT(ms_between(t0, t1), 3000) << "header_timeout does not cover the handshake";
     normal.expect_served(t0, t1);
     expect_app_saw_only_probes();
+}
+
+// Timeouts punish slow clients, never a slow certgate. certgate is stopped (SIGSTOP: a
+// stand-in for a worker busy with one huge head, a CPU-throttled container, a paused VM) for
+// longer than header_timeout and body_idle_timeout while prompt clients wait on it: when it
+// runs again their deadlines have all passed, yet each one is served. A client that really
+// was late (half a head before the stop, nothing since) is still answered 408.
+TEST_F(HostileSlow, ClientsThatWereWaitingOnAStalledCertgateAreServed) {
+    start_with_limits();
+    TlsClient fresh(port(), good_client());  // handshake done, first request not yet sent
+    ASSERT_TRUE(fresh.connect()) << fresh.error();
+    TlsClient body(port(), good_client());  // a POST whose body comes during the stall
+    ASSERT_TRUE(body.connect()) << body.error();
+    ASSERT_TRUE(body.send("POST /probe/body HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n"
+                          "Expect: 100-continue\r\n\r\n"));
+    // Its head has been read and its body is on the clock once "100 Continue" is back.
+    auto go_on = body.read_response();
+    ASSERT_TRUE(go_on);
+    ASSERT_EQ(go_on->status, 100);
+    TlsClient late(port(), good_client());  // half a head, then nothing
+    ASSERT_TRUE(late.connect()) << late.error();
+    ASSERT_TRUE(late.send("GET /probe/late HTTP/1.1\r\nHost: local"));
+
+    // certgate stalls while the last client is in its handshake: its flight is out, the
+    // client answers once certgate runs again (the client was not late; certgate was), by
+    // when header_timeout (from accept) has long passed.
+    auto stall = [&] {
+        proxy->signal(SIGSTOP);
+        EXPECT_TRUE(fresh.send(get_request("/probe/fresh")));
+        EXPECT_TRUE(body.send("hello"));
+        // The stall itself (a stimulus, not a wait for anything): past every 1 s timer.
+        std::this_thread::sleep_for(1500ms);
+        proxy->signal(SIGCONT);
+        // Answer only once certgate has surely looked at its timers again: after it served
+        // another client.
+        auto r1 = fresh.read_response();
+        ASSERT_TRUE(r1) << "a request sent during the stall was dropped";
+        EXPECT_EQ(r1->status, 200);
+    };
+    ClientOptions options = good_client();
+    options.before_client_flight = stall;
+    TlsClient handshaking(port(), options);
+    const bool handshook = handshaking.connect();
+    const auto resumed = Clock::now();
+    ASSERT_TRUE(handshook) << "the handshake was cut: " << handshaking.error();
+    ASSERT_TRUE(handshaking.send(get_request("/probe/handshaking")));
+
+    auto r2 = body.read_response();
+    ASSERT_TRUE(r2) << "a body sent during the stall was dropped";
+    EXPECT_EQ(r2->status, 200);
+    auto r3 = handshaking.read_response();
+    ASSERT_TRUE(r3) << "a handshake answered after the stall was dropped";
+    EXPECT_EQ(r3->status, 200);
+    auto r4 = late.read_response();
+    ASSERT_TRUE(r4) << "the late client got no answer";
+    expect_own_error(*r4, 408);
+    // Given back no more than the stall (about 0.5 s of it fell inside its 1 s).
+    EXPECT_LT(ms_between(resumed, Clock::now()), 1500) << "the late client was given too long";
 }
 
 TEST_F(HostileSlow, BodyTrickledWithinIdleLimitThenStalledGets408AfterBodyIdleTimeout) {

@@ -602,6 +602,22 @@ bool TlsClient::connect() {
         }
     }
     ssl_ = SSL_new(ctx_);
+    if (options_.before_client_flight) {
+        SSL_set_app_data(ssl_, this);
+        SSL_set_info_callback(ssl_, [](const SSL* ssl, int where, int) {
+            if (!(where & SSL_CB_LOOP)) return;
+            auto* self = static_cast<TlsClient*>(SSL_get_app_data(ssl));
+            // The first client-write state after the server spoke: its flight (TLS 1.3: up
+            // to its Finished) is in, nothing of the client's answer is out.
+            const auto state = SSL_get_state(ssl);
+            if (state == TLS_ST_CR_SRVR_HELLO) self->server_spoke_ = true;
+            const bool client_writes = state == TLS_ST_CW_CHANGE || state == TLS_ST_CW_CERT ||
+                                       state == TLS_ST_CW_KEY_EXCH || state == TLS_ST_CW_FINISHED;
+            if (client_writes && self->server_spoke_) {
+                if (auto hook = std::exchange(self->options_.before_client_flight, nullptr)) hook();
+            }
+        });
+    }
     if (options_.sni) SSL_set_tlsext_host_name(ssl_, options_.sni->c_str());
     if (options_.session) SSL_set_session(ssl_, options_.session);
     SSL_set_fd(ssl_, fd_);

@@ -211,6 +211,9 @@ struct ClientOptions {
     int min_version = 0;
     SSL_SESSION* session = nullptr;  // offer for resumption
     std::chrono::milliseconds timeout = 10s;
+    // Called once inside connect(), when the server's handshake flight has been read and
+    // before the client sends its own: a hook to act "while the client is answering".
+    std::function<void()> before_client_flight;
 };
 
 class TlsClient {
@@ -242,6 +245,7 @@ private:
     SSL* ssl_ = nullptr;
     std::string buffer_;
     std::string error_;
+    bool server_spoke_ = false;  // for options_.before_client_flight
 };
 
 // Connects, sends one request, reads one response (nullopt on handshake failure too).
