@@ -40,13 +40,6 @@ void add_unique(std::vector<std::string>& list, std::string_view name) {
     if (std::find(list.begin(), list.end(), f) == list.end()) list.push_back(std::move(f));
 }
 
-// Into `out`, reusing its capacity.
-void assign_lower_case(std::string& out, std::string_view s) {
-    out.assign(s);
-    for (auto& c : out)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-}
-
 std::string_view trim_ows(std::string_view v) {
     while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
     while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
@@ -77,12 +70,52 @@ SpoofRules compile_spoof_rules(const config::Identity& identity) {
     return rules;
 }
 
+// Case-insensitive hashing for Connection tokens (ASCII, as header names are).
+struct TokenHash {
+    std::size_t operator()(std::string_view s) const {
+        std::size_t h = 14695981039346656037ull;
+        for (char c : s) {
+            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+            h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+        }
+        return h;
+    }
+};
+struct TokenEqual {
+    bool operator()(std::string_view a, std::string_view b) const { return iequals(a, b); }
+};
+
 void strip_hop_by_hop(HeaderList& headers) {
-    // RFC 9110 7.6.1. The names are copied out first (lower-cased, into a set): the fields
-    // they point into are removed, and a list scanned per field would let thousands of
-    // Connection tokens times thousands of fields stall the worker.
-    std::unordered_set<std::string> nominated;
-    std::string lowered;
+    // RFC 9110 7.6.1. Removing a field only marks it, so the nominated names can stay views
+    // into the list. Nearly every request nominates nothing beyond the fixed names
+    // ("Connection: keep-alive"), and a few more are compared directly, with no allocation;
+    // past that they go into a hash set, so thousands of Connection tokens times thousands
+    // of fields cannot stall the worker.
+    static constexpr std::array<std::string_view, 6> kHopByHop{
+        "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"};
+    const auto fixed = [](std::string_view name) {
+        for (auto h : kHopByHop)
+            if (iequals(name, h)) return true;
+        return false;
+    };
+    constexpr std::size_t kFew = 8;
+    std::array<std::string_view, kFew> few;
+    std::size_t n_few = 0;
+    std::unordered_set<std::string_view, TokenHash, TokenEqual> many;  // empty: no allocation
+    const auto nominate = [&](std::string_view tok) {
+        if (!many.empty()) {
+            many.insert(tok);
+            return;
+        }
+        for (std::size_t i = 0; i < n_few; ++i)
+            if (iequals(few[i], tok)) return;
+        if (n_few < kFew) {
+            few[n_few++] = tok;
+            return;
+        }
+        many.insert(few.begin(), few.end());
+        many.insert(tok);
+    };
     headers.for_each([&](std::string_view name, std::string_view value) {
         if (!iequals(name, "connection")) return;
         while (!value.empty()) {
@@ -90,23 +123,19 @@ void strip_hop_by_hop(HeaderList& headers) {
             const auto tok = trim_ows(value.substr(0, comma));
             // Host and the framing headers are end-to-end (RFC 9110 7.6.1 forbids nominating
             // them); honouring "Connection: host" would hand the app a request without one.
-            if (!tok.empty() && !iequals(tok, "host") && !iequals(tok, "content-length") &&
-                !iequals(tok, "transfer-encoding")) {
-                assign_lower_case(lowered, tok);
-                nominated.insert(lowered);
-            }
+            if (!tok.empty() && !fixed(tok) && !iequals(tok, "host") &&
+                !iequals(tok, "content-length") && !iequals(tok, "transfer-encoding"))
+                nominate(tok);
             if (comma == std::string_view::npos) break;
             value.remove_prefix(comma + 1);
         }
     });
-    static constexpr std::array<std::string_view, 6> kHopByHop{
-        "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"};
     headers.remove_if([&](std::string_view name, std::string_view) {
-        for (auto h : kHopByHop)
-            if (iequals(name, h)) return true;
-        if (nominated.empty()) return false;
-        assign_lower_case(lowered, name);
-        return nominated.count(lowered) > 0;
+        if (fixed(name)) return true;
+        if (!many.empty()) return many.count(name) > 0;
+        for (std::size_t i = 0; i < n_few; ++i)
+            if (iequals(few[i], name)) return true;
+        return false;
     });
 }
 

@@ -172,7 +172,7 @@ bool ClientSession::release_memory_if_idle_since(std::uint64_t epoch) {
 // input block to the worker's pool: an idle connection keeps only its TLS state and identity.
 // Only while await_next_request waits: nothing refers to these then.
 void ClientSession::release_idle_memory() {
-    in_.release();
+    stream_.release_buffers();
     head_ = policies::RequestHead{};
     response_ = ResponseHead{};
     std::string().swap(request_out_);
@@ -297,6 +297,7 @@ net::awaitable<ClientSession::HeadOutcome> ClientSession::read_head(Request& r,
         if (first_request_ && idle_ && in_.size() == 0 && !stream_.has_pending()) {
             // After the handshake, the first request is awaited holding no buffer (later
             // ones were awaited by await_next_request: the socket is readable already).
+            stream_.release_buffers();
             if (co_await stream_.wait_readable()) co_return HeadOutcome::closed;
         }
         const net::mutable_buffer space = in_.prepare(kReadChunk);

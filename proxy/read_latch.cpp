@@ -1,5 +1,6 @@
 #include "proxy/read_latch.hpp"
 
+#include <new>
 #include <utility>
 
 namespace certgate::proxy {
@@ -27,24 +28,26 @@ private:
         auto* op = static_cast<Op*>(base);
         std::shared_ptr<State> state = std::move(op->state_);
         const error_code ec = op->ec_;
-        delete op;
-        if (owner == nullptr) return;  // the io_context is being destroyed
-        state->fired = true;
-        state->ec = ec;
+        op->~Op();
+        if (owner != nullptr) {  // null: the io_context is being destroyed
+            state->fired = true;
+            state->ec = ec;
+        }
+        // `state` may be the last owner of the storage the operation lived in: dropped last.
     }
 
     std::shared_ptr<State> state_;
 };
 
-void ReadLatch::arm(net::detail::reactor& reactor, int descriptor,
-                    net::detail::reactor::per_descriptor_data& data) {
-    // Not armed, or fired: no operation of this latch is queued.
+void ReadLatch::arm(int descriptor, net::detail::reactor::per_descriptor_data& data) {
+    static_assert(sizeof(Op) <= kOpBytes && alignof(Op) <= alignof(std::max_align_t));
+    // Not armed, or fired: no operation of this latch is queued, and its storage is free.
     state_->armed = true;
     state_->fired = false;
-    auto* op = new Op(state_);
+    auto* op = new (state_->op) Op(state_);
     // Speculative start: the reactor calls perform() at once (not done) and queues the
     // operation without touching the epoll registration.
-    reactor.start_op(net::detail::reactor::read_op, descriptor, data, op, false, true);
+    reactor_->start_op(net::detail::reactor::read_op, descriptor, data, op, false, true);
     op->queued = true;
 }
 

@@ -28,6 +28,7 @@
 #include <boost/asio/detail/reactor_op.hpp>
 #include <boost/asio/execution_context.hpp>
 #include <boost/system/error_code.hpp>
+#include <cstddef>
 #include <memory>
 
 namespace certgate::proxy {
@@ -48,9 +49,12 @@ public:
     void arm(boost::asio::basic_socket<Protocol, Executor>& socket) {
         if (state_->armed && !state_->fired) return;
         auto& impl = Access<Protocol, Executor>::implementation(socket);
-        arm(boost::asio::use_service<boost::asio::detail::reactor>(
-                socket.get_executor().context()),
-            impl.socket_, impl.reactor_data_);
+        // Looked up once (a locked search of the context's services): a latch serves one
+        // socket, or sockets of one io_context.
+        if (reactor_ == nullptr)
+            reactor_ = &boost::asio::use_service<boost::asio::detail::reactor>(
+                socket.get_executor().context());
+        arm(impl.socket_, impl.reactor_data_);
     }
     bool armed() const { return state_->armed; }
     // Armed, and the socket became readable (or failed, or was cancelled) since.
@@ -63,10 +67,14 @@ public:
 
 private:
     // Shared with the queued operation, which may complete after the latch is gone.
+    static constexpr std::size_t kOpBytes = 128;
     struct State {
         bool armed = false;
         bool fired = false;
         error_code ec;
+        // The queued operation (read_latch.cpp) is built here on each arm and ends when it
+        // completes: arming allocates nothing.
+        alignas(std::max_align_t) unsigned char op[kOpBytes];
     };
     class Op;
 
@@ -77,9 +85,9 @@ private:
         }
     };
 
-    void arm(boost::asio::detail::reactor& reactor, int descriptor,
-             boost::asio::detail::reactor::per_descriptor_data& data);
+    void arm(int descriptor, boost::asio::detail::reactor::per_descriptor_data& data);
     std::shared_ptr<State> state_;
+    boost::asio::detail::reactor* reactor_ = nullptr;
 };
 
 }  // namespace certgate::proxy

@@ -224,7 +224,9 @@ TlsBuild build_tls_context(const config::Config& cfg) {
     if (RAND_bytes(sid_ctx, sizeof sid_ctx) != 1)
         throw config::ConfigError({"cannot create TLS context: " + openssl_error()});
     SSL_CTX_set_session_id_context(c, sid_ctx, sizeof sid_ctx);
-    SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
+    // No SSL_MODE_RELEASE_BUFFERS: it frees and reallocates both record buffers on every
+    // read and write. A connection's buffers are freed when it goes idle instead
+    // (TlsStream::release_buffers).
     // One read() per burst of records instead of two per record (header, then body).
     SSL_CTX_set_read_ahead(c, 1);
     SSL_CTX_set_cipher_list(c, "ECDHE+AESGCM:ECDHE+CHACHA20");
