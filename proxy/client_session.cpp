@@ -153,9 +153,14 @@ net::awaitable<bool> ClientSession::await_next_request() {
     holding_idle_memory_ = true;
     idle_epoch_ = worker_.idle_epoch();
     worker_.note_idle_memory();
+    // OpenSSL's record buffers (~34 KiB) are kept through the wait only by a connection whose
+    // last wait was short (it is busy: its next exchange reuses them); any other frees them
+    // now, so a client that asked once and went quiet holds none.
+    if (!busy_) stream_.release_buffers();
     // Queued behind an armed latch, the wait costs no system call.
     auto [ec] = co_await stream_.socket().async_wait(net::socket_base::wait_read, nothrow);
     idle_ = false;
+    busy_ = holding_idle_memory_;  // not swept yet: the wait lasted under 0.1-0.2 s
     holding_idle_memory_ = false;
     co_return !ec;  // idle timeout, drain or a dead socket: close quietly
 }

@@ -123,6 +123,7 @@ private:
     // for a moment: a busy client's next request reuses them).
     bool holding_idle_memory_ = false;
     std::uint64_t idle_epoch_ = 0;  // the worker's sweep epoch when that wait began
+    bool busy_ = false;  // the last wait for a request ended before the sweep came
     bool close_after_response_ = false;
     bool response_cut_ = false;  // a response was cut short: close without close_notify
     bool first_request_ = true;
