@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
 
 #include <ctime>
 
@@ -37,6 +38,26 @@ std::string restart_only_changes(const config::Config& running, const config::Co
     note(running.limits.max_connections != next.limits.max_connections, "limits.max_connections");
     return changed;
 }
+
+// SIGINT, SIGTERM and SIGHUP are the control thread's: threads started while this is alive
+// inherit a mask that blocks them, so the kernel hands these signals to the main thread only
+// (a worker's system calls are never interrupted by one). A signal that arrives meanwhile
+// waits, pending, until the destructor unblocks it here.
+class ControlSignalsStayOnThisThread {
+public:
+    ControlSignalsStayOnThisThread() {
+        sigset_t control;
+        sigemptyset(&control);
+        for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&control, sig);
+        pthread_sigmask(SIG_BLOCK, &control, &previous_);
+    }
+    ~ControlSignalsStayOnThisThread() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+    ControlSignalsStayOnThisThread(const ControlSignalsStayOnThisThread&) = delete;
+    ControlSignalsStayOnThisThread& operator=(const ControlSignalsStayOnThisThread&) = delete;
+
+private:
+    sigset_t previous_{};
+};
 
 }  // namespace
 
@@ -147,8 +168,11 @@ int Server::run() {
         process_log().event("warning", "file_watch_unavailable",
                             {{"error", e.what()}, {"consequence", "reload with SIGHUP only"}});
     }
-    for (auto& w : workers_) w->start();
-    if (admin_) admin_->start();
+    {
+        ControlSignalsStayOnThisThread control_signals;
+        for (auto& w : workers_) w->start();
+        if (admin_) admin_->start();
+    }
     process_log().event("info", "listening",
                         {{"address", cfg.listen.text},
                          {"upstream", cfg.upstream.url},

@@ -3,6 +3,8 @@
 // rule) and "Responses" (a 1 GiB upload or download passes in bounded memory).
 #include <csignal>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <map>
 
 #include <boost/json/src.hpp>  // header-only Boost.JSON, compiled into this test only
@@ -86,6 +88,54 @@ TEST_F(LifecycleTest, SigtermLetsInFlightRequestFinishRefusesNewConnectionsAndEx
 }
 
 TEST_F(LifecycleTest, SigintAlsoDrainsAndExitsZero) { expect_drains_in_flight_request(SIGINT); }
+
+// SIGHUP, SIGTERM and SIGINT go to the main thread, which reloads or drains: every other
+// thread (workers, admin) blocks them, so the kernel can hand them nowhere else and no
+// worker's system call is interrupted by one. Read from the kernel's view of each thread.
+TEST_F(LifecycleTest, OnlyTheMainThreadTakesControlSignals) {
+    ConfigParts parts;
+    parts.top_level_extra = "admin: \"127.0.0.1:" + std::to_string(free_port()) + "\"\n";
+    parts.upstream_url = upstream->url();
+    std::string yaml = make_config(*pki, parts);
+    const auto at = yaml.find("workers: 1\n");
+    ASSERT_NE(at, std::string::npos);
+    yaml.replace(at, 11, "workers: 2\n");
+    proxy = std::make_unique<ProxyProcess>(yaml, pki->dir.path());
+    ASSERT_TRUE(proxy->started()) << joined(proxy->log_lines());
+
+    auto blocked = [](const std::string& status_path) -> std::optional<unsigned long long> {
+        std::ifstream in(status_path);
+        for (std::string line; std::getline(in, line);)
+            if (line.rfind("SigBlk:", 0) == 0) return std::stoull(line.substr(7), nullptr, 16);
+        return std::nullopt;
+    };
+    auto bit = [](int sig) { return 1ull << (sig - 1); };
+    const unsigned long long control = bit(SIGHUP) | bit(SIGTERM) | bit(SIGINT);
+    const std::string tasks = "/proc/" + std::to_string(proxy->pid()) + "/task";
+    int others = 0;
+    for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+        auto mask = blocked(task.path().string() + "/status");
+        ASSERT_TRUE(mask) << task.path();
+        if (task.path().filename() == std::to_string(proxy->pid())) {
+            EXPECT_EQ(*mask & control, 0u) << "the main thread blocks a control signal";
+        } else {
+            ++others;
+            EXPECT_EQ(*mask & control, control) << "thread " << task.path().filename()
+                                                << " can take a control signal";
+        }
+    }
+    EXPECT_GE(others, 3) << "two workers and the admin listener run on their own threads";
+
+    for (int n = 1; n <= 3; ++n) {
+        proxy->signal(SIGHUP);
+        ASSERT_TRUE(proxy->wait_for_nth_log({"\"event\":\"reload\"", "\"trigger\":\"signal\""}, n,
+                                            10s))
+            << joined(proxy->log_lines());
+    }
+    auto r = https_request(port(), good_client(), get_request("/after"));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+}
 
 TEST_F(LifecycleTest, SigtermWithIdleKeepAliveConnectionExitsPromptly) {
     start_with_limits("  shutdown_timeout: 5s\n");
