@@ -10,6 +10,7 @@
 
 #include "proxy/access_log.hpp"
 #include "proxy/dev_pki.hpp"
+#include "proxy/key_decoding.hpp"
 #include "proxy/server.hpp"
 #include "proxy/snapshot.hpp"
 
@@ -142,6 +143,8 @@ int run_cli(int argc, char** argv) {
     }
     const std::string path =
         vm.count("config") ? vm["config"].as<std::string>() : default_config_path();
+    // Before any certificate is parsed; `check` parses them the way `serve` does.
+    install_ec_key_engine();
     std::shared_ptr<const Snapshot> snapshot;
     try {
         snapshot = load_snapshot(path);

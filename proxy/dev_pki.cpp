@@ -105,7 +105,7 @@ void add_san(X509* cert, const std::vector<std::string>& dns, const std::vector<
 Issued make_cert(Role role, const std::vector<std::pair<std::string, std::string>>& subject,
                  const Issued* issuer, const DevPkiOptions& options) {
     Issued out;
-    out.key.reset(EVP_EC_gen("P-256"));
+    out.key.reset(EVP_EC_gen("prime256v1"));
     if (!out.key) openssl_failed("EC key generation");
     out.cert.reset(X509_new());
     X509* cert = out.cert.get();

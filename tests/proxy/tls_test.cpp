@@ -336,6 +336,38 @@ TEST_F(TlsTest, SerialFingerprintAndDatesUseSpecFormats) {
     EXPECT_EQ(forwarded_as(client_with("b", b)).header("X-SSL-Client-Serial"), "FF12");
 }
 
+// Every key exchange group and client key type, on TLS 1.3 and 1.2: the handshake completes
+// and the app sees the certificate that was presented. (certgate decodes EC keys through
+// OpenSSL's built-in method on OpenSSL 3.0, proxy/key_decoding.hpp; P-256 key exchange and
+// ECDSA signatures then take that path too.)
+TEST_F(TlsTest, EveryKeyExchangeGroupAndClientKeyTypeHandshakesWithTheRightIdentity) {
+    CertSpec spec;
+    spec.subject = {{"CN", "ec client"}};
+    const TestCert ec = issue(pki->ca, spec);
+    spec.subject = {{"CN", "rsa client"}};
+    spec.key_type = KeyType::rsa_2048;
+    const TestCert rsa = issue(pki->ca, spec);
+    start();
+    for (const char* group : {"X25519", "P-256", "P-384"}) {
+        for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+            for (const TestCert* cert : {&ec, &rsa}) {
+                SCOPED_TRACE(std::string(group) + (version == TLS1_3_VERSION ? " TLS 1.3 " : " TLS 1.2 ") +
+                             (cert == &ec ? "EC" : "RSA"));
+                ClientOptions client = client_with(cert == &ec ? "ec" : "rsa", *cert);
+                // TLS 1.2 also takes the group list as the curves an ECDSA certificate may use:
+                // certgate's own is on P-256.
+                client.groups = version == TLS1_2_VERSION && std::string(group) != "P-256"
+                                    ? std::string(group) + ":P-256"
+                                    : group;
+                client.max_version = version;
+                auto seen = forwarded_as(client);
+                EXPECT_EQ(seen.header("X-SSL-Client-Verify"), "SUCCESS");
+                EXPECT_EQ(seen.header("X-SSL-Client-Fingerprint"), sha256_hex(cert->der()));
+            }
+        }
+    }
+}
+
 TEST_F(TlsTest, OptionalCertificateOutputsCarryTheLeaf) {
     ConfigParts parts;
     parts.top_level_extra =

@@ -590,6 +590,10 @@ bool TlsClient::connect() {
     ctx_ = SSL_CTX_new(TLS_client_method());
     SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);
     if (options_.max_version) SSL_CTX_set_max_proto_version(ctx_, options_.max_version);
+    if (!options_.groups.empty() && SSL_CTX_set1_groups_list(ctx_, options_.groups.c_str()) != 1) {
+        error_ = "unknown groups " + options_.groups;
+        return false;
+    }
     if (options_.min_version) {
         SSL_CTX_set_security_level(ctx_, 0);
         SSL_CTX_set_min_proto_version(ctx_, options_.min_version);

@@ -210,6 +210,7 @@ struct ClientOptions {
     int max_version = 0;  // e.g. TLS1_2_VERSION; 0: library default
     int min_version = 0;
     SSL_SESSION* session = nullptr;  // offer for resumption
+    std::string groups;              // key exchange groups offered ("P-256"); empty: the default
     std::chrono::milliseconds timeout = 10s;
     // Called once inside connect(), when the server's handshake flight has been read and
     // before the client sends its own: a hook to act "while the client is answering".

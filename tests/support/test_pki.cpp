@@ -50,7 +50,7 @@ std::shared_ptr<EVP_PKEY> make_key(KeyType type) {
     EVP_PKEY* key = nullptr;
     switch (type) {
         case KeyType::ec_p256:
-            key = EVP_EC_gen("P-256");
+            key = EVP_EC_gen("prime256v1");
             break;
         case KeyType::rsa_2048:
             key = EVP_RSA_gen(2048);
