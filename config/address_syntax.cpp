@@ -124,6 +124,27 @@ Parsed<Endpoint> parse_endpoint(std::string_view text) {
     return endpoint;
 }
 
+bool endpoints_overlap(const Endpoint& a, const Endpoint& b) {
+    if (a.port != b.port || a.port == 0) return false;
+    struct Bytes {
+        bool v6 = false;
+        unsigned char raw[16] = {};
+    };
+    const auto bytes = [](const std::string& host) {
+        Bytes out;
+        out.v6 = host.find(':') != std::string::npos;
+        if (::inet_pton(out.v6 ? AF_INET6 : AF_INET, host.c_str(), out.raw) != 1) out = Bytes{};
+        return out;
+    };
+    const Bytes x = bytes(a.host), y = bytes(b.host);
+    const auto any = [](const Bytes& v) {
+        return std::all_of(std::begin(v.raw), std::end(v.raw), [](unsigned char c) { return c == 0; });
+    };
+    if (x.v6 == y.v6 && std::equal(std::begin(x.raw), std::end(x.raw), std::begin(y.raw))) return true;
+    if ((x.v6 && any(x)) || (y.v6 && any(y))) return true;  // "::": both families
+    return !x.v6 && !y.v6 && (any(x) || any(y));            // "0.0.0.0": every IPv4 address
+}
+
 Parsed<UpstreamTarget> parse_upstream_url(std::string_view text) {
     UpstreamTarget target;
     if (starts_with_ci(text, "https://")) {

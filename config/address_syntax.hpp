@@ -13,6 +13,11 @@ namespace certgate::config::detail {
 // "IPv4:port", "[IPv6]:port" or "localhost:port"; localhost becomes 127.0.0.1.
 Parsed<Endpoint> parse_endpoint(std::string_view text);
 
+// Whether two listening addresses would take the same connections: one port, and the same
+// address or a wildcard covering the other ("0.0.0.0" every IPv4 address; "::" every address,
+// certgate listening on both families there).
+bool endpoints_overlap(const Endpoint& a, const Endpoint& b);
+
 struct UpstreamTarget {
     Upstream::Kind kind = Upstream::Kind::tcp;
     std::string host;

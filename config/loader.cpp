@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <vector>
 
 #include "config/address_syntax.hpp"
 #include "config/config.hpp"
@@ -200,6 +201,29 @@ std::optional<Endpoint> read_optional_endpoint(const Field& field) {
     return field.parse(parse_endpoint);
 }
 
+// Two of certgate's listeners on one address would fail at start (admin) or, worse, share it:
+// the proxy's and the redirect's sockets use SO_REUSEPORT, and the kernel would hand TLS
+// clients to the redirect and plain HTTP ones to the TLS listener.
+void refuse_shared_addresses(const Mapping& top, const Config& config) {
+    std::vector<std::pair<std::string_view, const Endpoint*>> taken;
+    if (config.listen.port != 0) taken.emplace_back("listen", &config.listen);  // or its default
+    const auto check = [&](std::string_view key, const std::optional<Endpoint>& endpoint) {
+        const auto field = top.get(key);
+        if (!field || !endpoint) return;
+        for (const auto& [other, at] : taken) {
+            if (endpoints_overlap(*endpoint, *at)) {
+                field->error(quote(endpoint->text) + " is also where " + std::string(other) +
+                             " listens (" + quote(at->text) +
+                             "): each listener needs an address of its own");
+                return;
+            }
+        }
+        taken.emplace_back(key, &*endpoint);
+    };
+    check("redirect_http", config.redirect_http);
+    check("admin", config.admin);
+}
+
 void read_config(const Field& root, Config& config) {
     if (!root.is_null() && !root.node().IsMap()) {
         root.error("expected a mapping of configuration keys, found " +
@@ -222,6 +246,7 @@ void read_config(const Field& root, Config& config) {
     read_limits(top.get_or_null("limits"), config.limits);
     read_identity(top.get_or_null("identity"), config.identity);
     read_forwarded(top.get_or_null("forwarded"), config.forwarded);
+    refuse_shared_addresses(top, config);
 }
 
 // Counts the documents of a YAML stream without building them. yaml-cpp 0.7's LoadAll can

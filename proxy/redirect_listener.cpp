@@ -1,11 +1,9 @@
 #include "proxy/redirect_listener.hpp"
 
-#include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -16,6 +14,7 @@
 #include "policies/request_head.hpp"
 #include "policies/response_decorator.hpp"
 #include "proxy/http_writer.hpp"
+#include "proxy/listen_socket.hpp"
 #include "proxy/plain_http.hpp"
 
 namespace certgate::proxy {
@@ -75,14 +74,7 @@ net::awaitable<void> accept_loop(net::ip::tcp::acceptor& acceptor,
 
 RedirectListener::RedirectListener(net::io_context& ioc, const config::Endpoint& endpoint)
     : ioc_(ioc), acceptor_(ioc) {
-    net::ip::tcp::endpoint ep(net::ip::make_address(endpoint.host), endpoint.port);
-    acceptor_.open(ep.protocol());
-    acceptor_.set_option(net::socket_base::reuse_address(true));
-    int one = 1;
-    ::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    if (ep.address().is_v6()) acceptor_.set_option(net::ip::v6_only(false));
-    acceptor_.bind(ep);
-    acceptor_.listen(net::socket_base::max_listen_connections);
+    listen_shared(acceptor_, endpoint);
 }
 
 void RedirectListener::start(SnapshotSource current) {

@@ -15,6 +15,7 @@
 #include "proxy/access_log.hpp"
 #include "proxy/admin_listener.hpp"
 #include "proxy/file_watcher.hpp"
+#include "proxy/listen_socket.hpp"
 #include "proxy/worker.hpp"
 
 namespace certgate::proxy {
@@ -145,6 +146,8 @@ int Server::run() {
     const auto& cfg = snapshot_->config;
     unsigned n = cfg.workers ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
     try {
+        refuse_if_taken(cfg.listen);
+        if (cfg.redirect_http) refuse_if_taken(*cfg.redirect_http);
         for (unsigned i = 0; i < n; ++i) {
             workers_.push_back(std::make_unique<Worker>(i, snapshot_));
             workers_.back()->listen();

@@ -2,16 +2,15 @@
 
 #include <malloc.h>
 #include <openssl/rand.h>
-#include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "proxy/client_session.hpp"
+#include "proxy/listen_socket.hpp"
 
 namespace certgate::proxy {
 
@@ -68,18 +67,8 @@ Worker::~Worker() {
 }
 
 void Worker::listen() {
-    const auto& ep_cfg = snapshot_->config.listen;
-    net::ip::tcp::endpoint ep(net::ip::make_address(ep_cfg.host), ep_cfg.port);
     acceptor_.emplace(*ioc_);
-    acceptor_->open(ep.protocol());
-    acceptor_->set_option(net::socket_base::reuse_address(true));
-    int one = 1;
-    // Each worker has its own listening socket on the same port: the kernel spreads new
-    // connections across them, and no accept path is shared between threads.
-    ::setsockopt(acceptor_->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    if (ep.address().is_v6()) acceptor_->set_option(net::ip::v6_only(false));
-    acceptor_->bind(ep);
-    acceptor_->listen(net::socket_base::max_listen_connections);
+    listen_shared(*acceptor_, snapshot_->config.listen);
     if (const auto& redirect = snapshot_->config.redirect_http) redirect_.emplace(*ioc_, *redirect);
 }
 

@@ -292,5 +292,32 @@ TEST(UnbuiltFeatureValues, AdminAddressIsValidatedToo) {
                      "[IPv6]:port or localhost:port"});
 }
 
+// Two listeners on one address would share its connections (SO_REUSEPORT) or fail at start.
+TEST(ListenerAddresses, RedirectOnTheListenAddressIsRejected) {
+    EXPECT_EQ(errors_of(kBase + "listen: \"127.0.0.1:8443\"\nredirect_http: \"localhost:8443\"\n"),
+              Errors{"t.yaml:8:16: redirect_http: \"localhost:8443\" is also where listen listens "
+                     "(\"127.0.0.1:8443\"): each listener needs an address of its own"});
+}
+
+TEST(ListenerAddresses, TheDefaultListenAddressCountsAndWildcardsCoverTheirFamily) {
+    // listen defaults to 0.0.0.0:8443, which covers every IPv4 address on 8443
+    EXPECT_EQ(errors_of(kBase + "admin: \"127.0.0.1:8443\"\n"),
+              Errors{"t.yaml:7:8: admin: \"127.0.0.1:8443\" is also where listen listens "
+                     "(\"0.0.0.0:8443\"): each listener needs an address of its own"});
+    // "[::]" listens on both families
+    EXPECT_EQ(errors_of(kBase + "listen: \"[::]:9000\"\nredirect_http: \"10.0.0.1:9000\"\n").size(),
+              1u);
+    EXPECT_EQ(errors_of(kBase + "redirect_http: \"[::1]:8080\"\nadmin: \"[0:0::1]:8080\"\n"),
+              Errors{"t.yaml:8:8: admin: \"[0:0::1]:8080\" is also where redirect_http listens "
+                     "(\"[::1]:8080\"): each listener needs an address of its own"});
+}
+
+TEST(ListenerAddresses, DistinctAddressesOnOnePortAndOneAddressOnDistinctPortsAreFine) {
+    EXPECT_EQ(errors_of(kBase + "listen: \"127.0.0.1:8443\"\nredirect_http: \"127.0.0.2:8443\"\n"
+                                "admin: \"127.0.0.1:9901\"\n"),
+              Errors{});
+    EXPECT_EQ(errors_of(kBase + "listen: \"0.0.0.0:8443\"\nadmin: \"[::1]:8443\"\n"), Errors{});
+}
+
 }  // namespace
 }  // namespace certgate::config

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <map>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/json/src.hpp>  // header-only Boost.JSON, compiled into this test only
 #include <openssl/evp.h>
 
@@ -17,6 +19,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 namespace json = boost::json;
+namespace net = boost::asio;
 
 constexpr std::uint64_t kGiB = 1ull << 30;
 constexpr long kMaxRssKib = 64 * 1024;  // certgate's resident memory bound while streaming
@@ -135,6 +138,56 @@ TEST_F(LifecycleTest, OnlyTheMainThreadTakesControlSignals) {
     auto r = https_request(port(), good_client(), get_request("/after"));
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
+}
+
+// Each worker listens with SO_REUSEPORT, which would let a second process of the same user
+// bind beside the first and take a share of the connections: a second certgate started by
+// mistake, or an old one with an old CA bundle and CRL still running. The second refuses to
+// start instead (exit 1, the address named), and the first goes on serving every connection.
+TEST_F(LifecycleTest, SecondInstanceOnTheSameAddressRefusesToStartAndTheFirstServesOn) {
+    ConfigParts parts;
+    parts.upstream_url = upstream->url();
+    std::string yaml = make_config(*pki, parts);
+    const auto at = yaml.find("workers: 1\n");
+    ASSERT_NE(at, std::string::npos);
+    yaml.replace(at, 11, "workers: 2\n");
+    proxy = std::make_unique<ProxyProcess>(yaml, pki->dir.path());
+    ASSERT_TRUE(proxy->started()) << joined(proxy->log_lines());
+
+    TempDir other_dir;
+    ProxyProcess second(yaml, other_dir.path());
+    EXPECT_FALSE(second.started()) << joined(second.log_lines());
+    auto code = second.wait_exit(10s);
+    ASSERT_TRUE(code) << "the second instance is still running";
+    EXPECT_EQ(*code, 1);
+    const std::string address = "127.0.0.1:" + std::to_string(port());
+    EXPECT_TRUE(second.wait_for_log({"\"event\":\"listen_failed\"", address, "in use"}, 2s))
+        << joined(second.log_lines());
+
+    for (int i = 0; i < 20; ++i) {  // new connections, each its own source port: all served
+        auto r = https_request(port(), good_client(), get_request("/still-mine"));
+        ASSERT_TRUE(r) << "connection " << i;
+        EXPECT_EQ(r->status, 200);
+    }
+    EXPECT_EQ(upstream->request_count(), 20u);
+}
+
+// The same for the redirect port, and for a listener that is not certgate: the message names
+// the address that is taken.
+TEST_F(LifecycleTest, RedirectAddressInUseRefusesToStartNamingIt) {
+    net::io_context ioc;
+    net::ip::tcp::acceptor squatter(ioc, {net::ip::make_address("127.0.0.1"), 0});
+    const auto taken = squatter.local_endpoint().port();
+    ConfigParts parts;
+    parts.upstream_url = upstream->url();
+    parts.top_level_extra = "redirect_http: \"127.0.0.1:" + std::to_string(taken) + "\"\n";
+    ProxyProcess p(make_config(*pki, parts), pki->dir.path());
+    EXPECT_FALSE(p.started());
+    auto code = p.wait_exit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 1);
+    EXPECT_TRUE(p.wait_for_log({"listen_failed", "127.0.0.1:" + std::to_string(taken), "in use"}, 2s))
+        << joined(p.log_lines());
 }
 
 TEST_F(LifecycleTest, SigtermWithIdleKeepAliveConnectionExitsPromptly) {
