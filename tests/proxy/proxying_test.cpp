@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 
@@ -432,6 +433,76 @@ TEST_F(ProxyingTest, SequentialClientConnectionsReuseOnePooledUpstreamConnection
     }
     EXPECT_EQ(upstream->request_count(), 2u);
     EXPECT_EQ(upstream->connection_count(), 1u);
+}
+
+// certgate writes a request to the pooled app connection in pieces: the head with the first
+// body bytes, later body bytes as they come, and for chunked bodies the last chunk. Each piece
+// must reach the app at once, not wait for the app to acknowledge the one before (Nagle's
+// algorithm against an app's delayed ACK costs 40 ms or more per request on Linux). Timed five
+// times per case on a warmed, pooled app connection; the fastest must be quick (scheduling
+// noise makes some slow, a held piece would make all of them slow).
+class SplitBodyTest : public ProxyTest {
+protected:
+    using Clock = std::chrono::steady_clock;
+    void SetUp() override {
+        ProxyTest::SetUp();
+        start();
+        client = std::make_unique<TlsClient>(port(), good_client());
+        ASSERT_TRUE(client->connect()) << client->error();
+        ASSERT_TRUE(client->send(get_request("/warm")));  // the app connection is in its rhythm
+        ASSERT_TRUE(client->read_response());
+    }
+    // Sends `first`, waits until the app has received bytes of it when `wait_for_app`, then
+    // sends `second` (if any); returns the milliseconds from the last send to the response.
+    long exchange(const std::string& first, const std::string& second, bool wait_for_app) {
+        const auto before = upstream->bytes_received();
+        EXPECT_TRUE(client->send(first));
+        if (wait_for_app) {
+            const auto limit = Clock::now() + 5s;
+            while (upstream->bytes_received() == before && Clock::now() < limit)
+                std::this_thread::sleep_for(1ms);
+            EXPECT_GT(upstream->bytes_received(), before) << "nothing reached the app";
+        }
+        const auto t0 = Clock::now();
+        if (!second.empty()) {
+            EXPECT_TRUE(client->send(second));
+        }
+        auto r = client->read_response();
+        EXPECT_TRUE(r && r->status == 200);
+        return static_cast<long>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count());
+    }
+    static std::string listed(const std::vector<long>& ms) {
+        std::string out;
+        for (long m : ms) out += std::to_string(m) + " ms ";
+        return out;
+    }
+    std::unique_ptr<TlsClient> client;
+};
+
+TEST_F(SplitBodyTest, BodyBytesArrivingAfterTheFirstGoToTheAppAtOnce) {
+    std::vector<long> ms;
+    for (int i = 0; i < 5; ++i) {
+        const std::string body = pattern(200, static_cast<unsigned>(i));
+        ms.push_back(exchange("POST /split HTTP/1.1\r\nHost: localhost\r\nContent-Length: 200\r\n\r\n" +
+                                  body.substr(0, 100),
+                              body.substr(100), true));
+    }
+    EXPECT_LT(*std::min_element(ms.begin(), ms.end()), 30) << listed(ms);
+    ASSERT_TRUE(upstream->wait_for_requests(6));
+    EXPECT_EQ(upstream->requests().back().body_sha256, sha256_hex(pattern(200, 4)));
+}
+
+TEST_F(SplitBodyTest, ChunkedBodyEndsAtTheAppAtOnce) {
+    std::vector<long> ms;
+    for (int i = 0; i < 5; ++i) {
+        ms.push_back(exchange("POST /chunked HTTP/1.1\r\nHost: localhost\r\n"
+                              "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+                              "", false));
+    }
+    EXPECT_LT(*std::min_element(ms.begin(), ms.end()), 30) << listed(ms);
+    ASSERT_TRUE(upstream->wait_for_requests(6));
+    EXPECT_EQ(upstream->requests().back().body, "hello");
 }
 
 }  // namespace
