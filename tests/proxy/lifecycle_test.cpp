@@ -98,13 +98,8 @@ TEST_F(LifecycleTest, SigintAlsoDrainsAndExitsZero) { expect_drains_in_flight_re
 TEST_F(LifecycleTest, OnlyTheMainThreadTakesControlSignals) {
     ConfigParts parts;
     parts.top_level_extra = "admin: \"127.0.0.1:" + std::to_string(free_port()) + "\"\n";
-    parts.upstream_url = upstream->url();
-    std::string yaml = make_config(*pki, parts);
-    const auto at = yaml.find("workers: 1\n");
-    ASSERT_NE(at, std::string::npos);
-    yaml.replace(at, 11, "workers: 2\n");
-    proxy = std::make_unique<ProxyProcess>(yaml, pki->dir.path());
-    ASSERT_TRUE(proxy->started()) << joined(proxy->log_lines());
+    parts.workers = 2;
+    ASSERT_TRUE(start(parts).started());
 
     auto blocked = [](const std::string& status_path) -> std::optional<unsigned long long> {
         std::ifstream in(status_path);
@@ -147,10 +142,8 @@ TEST_F(LifecycleTest, OnlyTheMainThreadTakesControlSignals) {
 TEST_F(LifecycleTest, SecondInstanceOnTheSameAddressRefusesToStartAndTheFirstServesOn) {
     ConfigParts parts;
     parts.upstream_url = upstream->url();
-    std::string yaml = make_config(*pki, parts);
-    const auto at = yaml.find("workers: 1\n");
-    ASSERT_NE(at, std::string::npos);
-    yaml.replace(at, 11, "workers: 2\n");
+    parts.workers = 2;
+    const std::string yaml = make_config(*pki, parts);
     proxy = std::make_unique<ProxyProcess>(yaml, pki->dir.path());
     ASSERT_TRUE(proxy->started()) << joined(proxy->log_lines());
 

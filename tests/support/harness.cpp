@@ -350,7 +350,7 @@ std::string make_config(const Pki& pki, const ConfigParts& p) {
     std::ostringstream y;
     y << "listen: \"" << (p.listen.empty() ? "127.0.0.1:" + std::to_string(free_port()) : p.listen)
       << "\"\n"
-      << "workers: 1\n"
+      << "workers: " << p.workers << "\n"
       << "tls:\n"
       << "  certificate: " << pki.server_crt << "\n"
       << "  private_key: " << pki.server_key << "\n";

@@ -136,6 +136,7 @@ struct ConfigParts {
     std::string top_level_extra;   // whole top-level blocks (limits:, identity:, ...)
     std::string policies;          // the policies: block, or empty for the default
     bool client_ca = true;
+    unsigned workers = 1;
 };
 std::string make_config(const Pki& pki, const ConfigParts& parts);
 
