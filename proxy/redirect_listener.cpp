@@ -1,6 +1,5 @@
 #include "proxy/redirect_listener.hpp"
 
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
