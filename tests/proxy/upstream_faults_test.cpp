@@ -182,35 +182,6 @@ TEST_F(UpstreamFaultTest, PostOnAReusedConnectionResetByTheAppIsNotSentTwice) {
     EXPECT_EQ(upstream->connection_count(), 1u);
 }
 
-// An app that closes a keep-alive connection together with its response (no "Connection:
-// close"; the end arrives with the response's last bytes): certgate pools the connection,
-// as it cannot tell yet. The next request finds out on it (the app's kernel resets it) and
-// is answered at once: a GET again on a fresh connection, a POST on a fresh one from the
-// start (a pooled connection is checked before a request that cannot be retried).
-TEST_F(UpstreamFaultTest, AppClosingWithItsResponseCostsTheNextRequestsNothing) {
-    echo_app([](const SeenRequest& seen, Reply& reply) {
-        if (seen.target.starts_with("/then-close")) {
-            reply.raw = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n";
-            reply.after_raw = After::close;
-        }
-    });
-    start();
-    TlsClient c(port(), good_client());
-    ASSERT_TRUE(c.connect()) << c.error();
-    for (const std::string method : {"GET", "POST"}) {
-        ASSERT_TRUE(c.send(get_request("/then-close-" + method)));
-        auto first = c.read_response();
-        ASSERT_TRUE(first);
-        EXPECT_EQ(first->body, "ok\n");
-        const auto t0 = std::chrono::steady_clock::now();
-        ASSERT_TRUE(c.send(method == "GET" ? get_request("/next")
-                                           : "POST /next HTTP/1.1\r\nHost: localhost\r\n"
-                                             "Content-Length: 2\r\n\r\nhi"));
-        expect_echo(c.read_response(), "/next");
-        EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s) << method;
-    }
-}
-
 // ---- framing: longer or shorter than Content-Length
 
 TEST_F(UpstreamFaultTest, BytesPastContentLengthNeverReachThePipelinedNextRequest) {
