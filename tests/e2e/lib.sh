@@ -54,8 +54,24 @@ containers_ready() {
     return 1
 }
 
+# free_port: a port free on 127.0.0.1, below the ephemeral range (as free_port() in
+# tests/support/harness.cpp: one from that range may turn into some connection's source port).
 free_port() {
-    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    "$PY" - <<'PY'
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+picks = [random.randrange(10000, low) for _ in range(200)] if low > 12000 else []
+for port in picks + [0]:
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        print(s.getsockname()[1])
+        break
+    except OSError:
+        pass
+    finally:
+        s.close()
+PY
 }
 
 # start NAME COMMAND...: runs it in the background, output to $E2E_WORK/NAME.log.

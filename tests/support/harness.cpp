@@ -13,6 +13,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 
@@ -334,12 +335,41 @@ done:
 
 // ---------------------------------------------------------------------------------------
 
-std::uint16_t free_port() {
+namespace {
+
+// A TCP socket bound to 127.0.0.1:port (0: a port the kernel picks), or -1.
+int bound_loopback_socket(std::uint16_t port) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    addr.sin_port = htons(port);
+    if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;
+    if (fd >= 0) ::close(fd);
+    return -1;
+}
+
+}  // namespace
+
+std::uint16_t free_port() {
+    // Below the kernel's ephemeral range: a port from that range, free when looked at, can be
+    // taken a moment later as the source port of some test's outgoing connection, and
+    // certgate would then rightly refuse to start on it.
+    int low = 32768;
+    if (std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range"); range) range >> low;
+    thread_local std::mt19937 pick(std::random_device{}());
+    if (low > 12000) {
+        std::uniform_int_distribution<int> port(10000, low - 1);
+        for (int attempt = 0; attempt < 200; ++attempt) {
+            const auto candidate = static_cast<std::uint16_t>(port(pick));
+            if (int fd = bound_loopback_socket(candidate); fd >= 0) {
+                ::close(fd);
+                return candidate;
+            }
+        }
+    }
+    int fd = bound_loopback_socket(0);
+    sockaddr_in addr{};
     socklen_t len = sizeof addr;
     getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
     ::close(fd);
