@@ -2,7 +2,6 @@
 // both directions, one piece at a time, so memory stays bounded whatever their size.
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/status.hpp>
 
@@ -42,7 +41,7 @@ std::string_view trim(std::string_view s) {
 net::awaitable<ClientSession::Io> ClientSession::write_upstream(
     UpstreamConnection& up, const std::array<net::const_buffer, 4>& buffers) {
     arm(snapshot_->config.limits.body_idle_timeout);
-    auto [ec, n] = co_await net::async_write(up.stream.socket(), buffers, nothrow);
+    const error_code ec = co_await up.write(buffers);
     if (!ec) co_return Io::ok;
     co_return timed_out_ ? Io::timed_out : Io::failed;
 }

@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -10,6 +11,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <cerrno>
+#include <cstring>
 
 #include "proxy/coarse_clock.hpp"
 
@@ -40,14 +44,37 @@ void UpstreamPool::close_all() {
 net::awaitable<std::pair<boost::system::error_code, std::size_t>> UpstreamConnection::read_some(
     net::mutable_buffer b) {
     auto& socket = stream.socket();
+    const bool nothing_came = std::exchange(just_written, false) && drained && latch.waiting();
+    if (nothing_came) {
+        // No read that could only answer EAGAIN. (A latch that fired in this turn of the
+        // event loop, its completion not yet run, still reads as waiting; Asio then re-arms
+        // the registration, and that reports what came.)
+        auto [ec] = co_await socket.async_wait(net::socket_base::wait_read, nothrow);
+        if (ec) co_return std::pair(ec, std::size_t{0});
+    }
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    iovec iov{b.data(), b.size()};
     for (;;) {
-        const ssize_t n = ::recv(socket.native_handle(), b.data(), b.size(), MSG_DONTWAIT);
+        msghdr message{};
+        message.msg_iov = &iov;
+        message.msg_iovlen = 1;
+        message.msg_control = control;
+        message.msg_controllen = sizeof control;
+        const ssize_t n = ::recvmsg(socket.native_handle(), &message, MSG_DONTWAIT);
         if (n > 0) {
             // Took all there was: the latch now tells of whatever comes next (not of an EOF
             // that came with these bytes, which only the next read reports).
             if (static_cast<std::size_t>(n) < b.size()) latch.arm(socket);
+            drained = false;
+            for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c))
+                if (c->cmsg_level == SOL_TCP && c->cmsg_type == TCP_CM_INQ) {
+                    int left;
+                    std::memcpy(&left, CMSG_DATA(c), sizeof left);
+                    drained = left == 0;  // an EOF behind the bytes counts as 1
+                }
             co_return std::pair(boost::system::error_code{}, static_cast<std::size_t>(n));
         }
+        drained = false;
         if (n == 0) co_return std::pair(net::error::eof, std::size_t{0});
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -58,6 +85,42 @@ net::awaitable<std::pair<boost::system::error_code, std::size_t>> UpstreamConnec
         auto [ec] = co_await socket.async_wait(net::socket_base::wait_read, nothrow);
         if (ec) co_return std::pair(ec, std::size_t{0});
     }
+}
+
+net::awaitable<boost::system::error_code> UpstreamConnection::write(
+    const std::array<net::const_buffer, 4>& buffers) {
+    std::array<iovec, 4> iov{};
+    std::size_t count = 0;
+    for (const auto& b : buffers)
+        if (b.size() > 0) iov[count++] = {const_cast<void*>(b.data()), b.size()};
+    msghdr message{};
+    message.msg_iov = iov.data();
+    message.msg_iovlen = count;
+    ssize_t sent;
+    do sent = ::sendmsg(stream.socket().native_handle(), &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (sent < 0 && errno == EINTR);
+    if (sent < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            co_return boost::system::error_code(errno, boost::system::system_category());
+        sent = 0;
+    }
+    std::array<net::const_buffer, 4> rest{};
+    std::size_t left = 0;
+    auto skip = static_cast<std::size_t>(sent);
+    for (const auto& b : buffers) {
+        if (skip >= b.size()) {
+            skip -= b.size();
+            continue;
+        }
+        rest[left++] = b + skip;
+        skip = 0;
+    }
+    if (left > 0) {
+        auto [ec, n] = co_await net::async_write(stream.socket(), rest, nothrow);
+        if (ec) co_return ec;
+    }
+    just_written = true;
+    co_return boost::system::error_code{};
 }
 
 // A connection the app closed while it sat in the pool reads EOF, or has stray bytes. Bytes
@@ -114,8 +177,11 @@ net::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::acquire(Acquir
         }
         if (!ec) {
             int one = 1;
-            ::setsockopt(c->stream.socket().native_handle(), IPPROTO_TCP, TCP_NODELAY, &one,
-                         sizeof one);
+            const int fd = c->stream.socket().native_handle();
+            ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            // Each read then says what it left behind (read_some); a kernel without it
+            // (before Linux 4.18) just never tells, and every wait is preceded by a read.
+            ::setsockopt(fd, IPPROTO_TCP, TCP_INQ, &one, sizeof one);
         }
     }
     if (ec) {

@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -29,6 +30,10 @@ struct UpstreamConnection {
     // app closed, operation_aborted when the socket was cancelled.
     boost::asio::awaitable<std::pair<boost::system::error_code, std::size_t>> read_some(
         boost::asio::mutable_buffer buffer);
+    // Writes all of `buffers`. What the socket takes at once goes without a round through the
+    // event loop; only a remainder waits for room.
+    boost::asio::awaitable<boost::system::error_code> write(
+        const std::array<boost::asio::const_buffer, 4>& buffers);
 
     UpstreamStream stream;
     boost::beast::flat_buffer buffer;  // response bytes read but not yet parsed
@@ -36,6 +41,13 @@ struct UpstreamConnection {
     // arrived since, so a wait costs no system call and the pool knows, without asking the
     // kernel, that an idle connection has no stray bytes (read_latch.hpp).
     ReadLatch latch;
+    // The last read left nothing behind, not even an EOF: the kernel said so (TCP_INQ, TCP
+    // upstreams only; it does not count a reset that came with the bytes).
+    bool drained = false;
+    // A write just went through, so no reset was there before it (the write would have
+    // failed). With the socket drained and the latch waiting since, nothing has come at all,
+    // and the read that follows waits for the edge without asking the kernel first.
+    bool just_written = false;
     std::chrono::steady_clock::time_point idle_since;
     bool reused = false;  // taken from the pool rather than freshly connected
 };

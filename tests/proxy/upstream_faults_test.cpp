@@ -182,6 +182,61 @@ TEST_F(UpstreamFaultTest, PostOnAReusedConnectionResetByTheAppIsNotSentTwice) {
     EXPECT_EQ(upstream->connection_count(), 1u);
 }
 
+// An app that ends a keep-alive response with a FIN in the same segment (reading on without
+// answering), or with a reset right behind it, and announces no close. certgate learns of
+// that FIN only by reading it, and of that reset only by reading or writing: no edge comes
+// after the bytes they came with. The next request on that pooled connection must find out
+// before it waits for an answer, or it waits out response_timeout. A GET goes again on a
+// fresh connection; a POST never meets the half-closed one, and goes once. (Not a POST after
+// the reset: that comes a moment after the bytes, and a POST sent in that moment rightly
+// gets 502.)
+class ClosedWithTheResponseTest : public UpstreamFaultTest {
+protected:
+    void start_app(After after_last) {
+        echo_app([after_last](const SeenRequest& seen, Reply& reply) {
+            if (seen.target == "/last") {
+                reply.raw = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n/last\n";
+                reply.after_raw = after_last;
+            }
+        });
+        ConfigParts parts;
+        parts.upstream_extra = "  response_timeout: 2s\n";
+        start(parts);
+    }
+};
+
+class GetAfterClosedWithTheResponseTest : public ClosedWithTheResponseTest,
+                                          public ::testing::WithParamInterface<After> {};
+
+TEST_P(GetAfterClosedWithTheResponseTest, GoesAgainOnAFreshConnection) {
+    start_app(GetParam());
+    TlsClient c(port(), good_client());
+    ASSERT_TRUE(c.connect()) << c.error();
+    ASSERT_TRUE(c.send(get_request("/last")));
+    expect_echo(c.read_response(), "/last");
+    ASSERT_TRUE(c.send(get_request("/next")));
+    expect_echo(c.read_response(), "/next");
+    EXPECT_EQ(upstream->connection_count(), 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(FinOrReset, GetAfterClosedWithTheResponseTest,
+                         ::testing::Values(After::half_close, After::reset),
+                         [](const auto& info) {
+                             return info.param == After::reset ? "Reset" : "HalfClose";
+                         });
+
+TEST_F(ClosedWithTheResponseTest, PostAfterTheHalfCloseGoesOnceOnAFreshConnection) {
+    start_app(After::half_close);
+    TlsClient c(port(), good_client());
+    ASSERT_TRUE(c.connect()) << c.error();
+    ASSERT_TRUE(c.send(get_request("/last")));
+    expect_echo(c.read_response(), "/last");
+    ASSERT_TRUE(c.send("POST /pay HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\n100"));
+    expect_echo(c.read_response(), "/pay");
+    EXPECT_EQ(upstream->request_count(), 2u) << "the POST was replayed";
+    EXPECT_EQ(upstream->connection_count(), 2u);
+}
+
 // ---- framing: longer or shorter than Content-Length
 
 TEST_F(UpstreamFaultTest, BytesPastContentLengthNeverReachThePipelinedNextRequest) {

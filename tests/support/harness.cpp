@@ -281,8 +281,18 @@ void UpstreamServer::serve(int fd) {
                 ::poll(&p, 1, static_cast<int>(reply.delay.count()));
             }
             if (reply.raw) {
+                const bool half_close = reply.after_raw == Reply::AfterRaw::half_close;
+                int on = 1;
+                if (half_close) setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
                 write_all(fd, *reply.raw);
                 if (reply.after_raw == Reply::AfterRaw::keep_open) continue;
+                if (half_close) {
+                    ::shutdown(fd, SHUT_WR);  // corked: the FIN goes out on the bytes' segment
+                    char sink[4096];
+                    for (ssize_t n; (n = ::read(fd, sink, sizeof sink)) > 0;)
+                        bytes_received_ += static_cast<std::uint64_t>(n);
+                    goto done;
+                }
                 if (reply.after_raw == Reply::AfterRaw::reset) {
                     linger hard{1, 0};
                     setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);

@@ -80,8 +80,10 @@ struct Reply {
     std::chrono::milliseconds delay{0};   // before the response head
     bool close = false;                   // close after responding
     std::optional<std::string> raw;       // send these bytes verbatim instead, then close
-    enum class AfterRaw { close, reset, keep_open };
-    AfterRaw after_raw = AfterRaw::close;  // reset: RST (SO_LINGER 0); keep_open: serve on
+    enum class AfterRaw { close, reset, keep_open, half_close };
+    // reset: RST (SO_LINGER 0); keep_open: serve on; half_close: the FIN rides on the raw
+    // bytes' last segment, and what comes next is read and left unanswered
+    AfterRaw after_raw = AfterRaw::close;
 };
 
 class UpstreamServer {
