@@ -41,6 +41,34 @@ void UpstreamPool::close_all() {
     idle_.clear();
 }
 
+namespace {
+
+// A non-blocking read that also says whether it left the socket with nothing at all, not even
+// an EOF (the kernel's TCP_INQ count, which counts a FIN as 1; never said on a socket without
+// TCP_INQ). Not a coroutine: the control buffer must keep its alignment (GCC 12 does not keep
+// alignas in coroutine frames).
+ssize_t receive(int fd, net::mutable_buffer b, bool& nothing_left) {
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    iovec iov{b.data(), b.size()};
+    msghdr message{};
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    const ssize_t n = ::recvmsg(fd, &message, MSG_DONTWAIT);
+    nothing_left = false;
+    if (n > 0)
+        for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c))
+            if (c->cmsg_level == SOL_TCP && c->cmsg_type == TCP_CM_INQ) {
+                int left;
+                std::memcpy(&left, CMSG_DATA(c), sizeof left);
+                nothing_left = left == 0;
+            }
+    return n;
+}
+
+}  // namespace
+
 net::awaitable<std::pair<boost::system::error_code, std::size_t>> UpstreamConnection::read_some(
     net::mutable_buffer b) {
     auto& socket = stream.socket();
@@ -52,26 +80,14 @@ net::awaitable<std::pair<boost::system::error_code, std::size_t>> UpstreamConnec
         auto [ec] = co_await socket.async_wait(net::socket_base::wait_read, nothrow);
         if (ec) co_return std::pair(ec, std::size_t{0});
     }
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-    iovec iov{b.data(), b.size()};
     for (;;) {
-        msghdr message{};
-        message.msg_iov = &iov;
-        message.msg_iovlen = 1;
-        message.msg_control = control;
-        message.msg_controllen = sizeof control;
-        const ssize_t n = ::recvmsg(socket.native_handle(), &message, MSG_DONTWAIT);
+        bool nothing_left = false;
+        const ssize_t n = receive(socket.native_handle(), b, nothing_left);
         if (n > 0) {
             // Took all there was: the latch now tells of whatever comes next (not of an EOF
             // that came with these bytes, which only the next read reports).
             if (static_cast<std::size_t>(n) < b.size()) latch.arm(socket);
-            drained = false;
-            for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c))
-                if (c->cmsg_level == SOL_TCP && c->cmsg_type == TCP_CM_INQ) {
-                    int left;
-                    std::memcpy(&left, CMSG_DATA(c), sizeof left);
-                    drained = left == 0;  // an EOF behind the bytes counts as 1
-                }
+            drained = nothing_left;
             co_return std::pair(boost::system::error_code{}, static_cast<std::size_t>(n));
         }
         drained = false;
