@@ -12,6 +12,8 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
+#include <boost/beast/core/buffer_traits.hpp>
 #include <cerrno>
 #include <cstring>
 
@@ -20,6 +22,7 @@
 namespace certgate::proxy {
 
 namespace net = boost::asio;
+namespace beast = boost::beast;
 using generic_endpoint = net::generic::stream_protocol::endpoint;
 constexpr auto nothrow = net::as_tuple(net::use_awaitable);
 
@@ -67,6 +70,23 @@ ssize_t receive(int fd, net::mutable_buffer b, bool& nothing_left) {
     return n;
 }
 
+// As much of the buffers as the socket takes now, without waiting: the byte count (0 when it
+// takes none), or -1 with errno set. Not a coroutine, like receive().
+ssize_t send_now(int fd, const std::array<net::const_buffer, 4>& buffers) {
+    std::array<iovec, 4> iov{};
+    std::size_t count = 0;
+    for (const auto& b : buffers)
+        if (b.size() > 0) iov[count++] = {const_cast<void*>(b.data()), b.size()};
+    msghdr message{};
+    message.msg_iov = iov.data();
+    message.msg_iovlen = count;
+    ssize_t sent;
+    do sent = ::sendmsg(fd, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (sent < 0 && errno == EINTR);
+    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+    return sent;
+}
+
 }  // namespace
 
 net::awaitable<std::pair<boost::system::error_code, std::size_t>> UpstreamConnection::read_some(
@@ -105,33 +125,11 @@ net::awaitable<std::pair<boost::system::error_code, std::size_t>> UpstreamConnec
 
 net::awaitable<boost::system::error_code> UpstreamConnection::write(
     const std::array<net::const_buffer, 4>& buffers) {
-    std::array<iovec, 4> iov{};
-    std::size_t count = 0;
-    for (const auto& b : buffers)
-        if (b.size() > 0) iov[count++] = {const_cast<void*>(b.data()), b.size()};
-    msghdr message{};
-    message.msg_iov = iov.data();
-    message.msg_iovlen = count;
-    ssize_t sent;
-    do sent = ::sendmsg(stream.socket().native_handle(), &message, MSG_DONTWAIT | MSG_NOSIGNAL);
-    while (sent < 0 && errno == EINTR);
-    if (sent < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            co_return boost::system::error_code(errno, boost::system::system_category());
-        sent = 0;
-    }
-    std::array<net::const_buffer, 4> rest{};
-    std::size_t left = 0;
-    auto skip = static_cast<std::size_t>(sent);
-    for (const auto& b : buffers) {
-        if (skip >= b.size()) {
-            skip -= b.size();
-            continue;
-        }
-        rest[left++] = b + skip;
-        skip = 0;
-    }
-    if (left > 0) {
+    const ssize_t sent = send_now(stream.socket().native_handle(), buffers);
+    if (sent < 0) co_return boost::system::error_code(errno, boost::system::system_category());
+    beast::buffers_suffix<std::array<net::const_buffer, 4>> rest(buffers);
+    rest.consume(static_cast<std::size_t>(sent));
+    if (beast::buffer_bytes(rest) > 0) {
         auto [ec, n] = co_await net::async_write(stream.socket(), rest, nothrow);
         if (ec) co_return ec;
     }
