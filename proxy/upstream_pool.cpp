@@ -10,6 +10,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_suffix.hpp>
@@ -125,6 +126,10 @@ net::awaitable<std::pair<boost::system::error_code, std::size_t>> UpstreamConnec
 
 net::awaitable<boost::system::error_code> UpstreamConnection::write(
     const std::array<net::const_buffer, 4>& buffers) {
+    // Like the answers to clients (TlsStream::write), requests wait for the rest of this turn
+    // of the event loop and leave back to back: the app is woken once for all of them.
+    auto executor = stream.get_executor();
+    co_await net::post(executor, net::use_awaitable);
     const ssize_t sent = send_now(stream.socket().native_handle(), buffers);
     if (sent < 0) co_return boost::system::error_code(errno, boost::system::system_category());
     beast::buffers_suffix<std::array<net::const_buffer, 4>> rest(buffers);
