@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -158,6 +159,23 @@ struct Config {
     // True when every policy has client_certificate: required (handshake-level enforcement).
     bool every_policy_requires_certificate() const;
 };
+
+// SPEC "Routing": a path (a request target's part before '?') in the form policies match on:
+// percent-encoded unreserved characters decoded, other escapes with upper-case hex, "." and
+// ".." resolved, repeated '/' merged. Request targets (policies/path.cpp) and configured
+// prefixes (at load) both go through it, so a prefix is always written in a form a request
+// path can take. Refused: not starting with '/', a character outside RFC 3986 pchar and '/',
+// a bad escape, a raw '\', an encoded '/', '\' or NUL, climbing above the root.
+struct NormalizedPath {
+    std::string path;           // set when ok()
+    std::string_view problem;   // why it was refused, e.g. "encoded slash in path"
+    std::string_view rule;      // stable code, e.g. "path.encoded_slash"; empty when ok()
+    bool ok() const { return rule.empty(); }
+};
+NormalizedPath normalize_path(std::string_view raw_path);
+
+// RFC 3986 3.3 pchar (unreserved, sub-delims, ':', '@'; '%' escapes are checked apart).
+bool is_path_char(unsigned char c);
 
 // One or more configuration errors, each already formatted as
 // "file:line:col: key.path: message". what() joins them with newlines.

@@ -23,8 +23,10 @@ struct PathResult {
 };
 
 // Decodes percent-encoded unreserved characters, resolves "." and ".." segments and merges
-// repeated '/'. Refuses (400) an encoded '/', '\' or NUL, a raw '\', a bad percent escape,
-// a path that climbs above the root, or a target that is not origin-form.
+// repeated '/' (config::normalize_path, shared with the configured prefixes). Refuses (400)
+// an encoded '/', '\' or NUL, a raw '\', a bad percent escape, a path that climbs above the
+// root, or a target that is not RFC 3986 origin-form: path characters are pchar and '/', the
+// query adds '?'; anything else (space, '#', '<', '[', '{', '|', bytes >= 0x80, ...) is refused.
 PathResult normalize_target(std::string_view target);
 
 // Index of the first policy with a matching prefix (case-insensitive; a prefix ending in

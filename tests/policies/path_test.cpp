@@ -143,6 +143,39 @@ TEST(NormalizeTargetTest, RefusesControlCharactersAndSpaceInTheRawTarget) {
     EXPECT_EQ(refusal_rule(std::string_view("/a\0b", 4)), "path.invalid_char");
 }
 
+TEST(NormalizeTargetTest, AcceptsEveryRfc3986PathAndQueryCharacter) {
+    const auto r = normalize_target("/a-._~!$&'()*+,;=:@/B9?q=/?:@-._~!$&'()*+,;=%41%c3%A9");
+    ASSERT_TRUE(r.target) << r.refusal->rule;
+    EXPECT_EQ(r.target->path, "/a-._~!$&'()*+,;=:@/B9");
+    EXPECT_EQ(r.target->query, "?q=/?:@-._~!$&'()*+,;=%41%c3%A9");  // the query stays as sent
+}
+
+TEST(NormalizeTargetTest, RefusesPathCharactersOutsideRfc3986) {
+    EXPECT_EQ(refusal_rule("/a<b>\"{}|^`[]"), "path.invalid_char");
+    for (char c : std::string_view("<>\"{}|^`[]"))
+        EXPECT_EQ(refusal_rule(std::string("/a") + c + "b"), "path.invalid_char") << c;
+    EXPECT_EQ(refusal_rule("/caf\xC3\xA9"), "path.invalid_char");  // raw UTF-8: encode it
+    EXPECT_EQ(refusal_rule("/\x80"), "path.invalid_char");
+    EXPECT_EQ(refusal_rule("/\xFF/admin"), "path.invalid_char");
+}
+
+TEST(NormalizeTargetTest, RefusesQueryCharactersOutsideRfc3986) {
+    // '[' and ']' too: RFC 3986 keeps them for IP literals, and PHP/Rails-style "a[]=1" is
+    // read differently by different parsers. A client percent-encodes them (%5B, %5D).
+    for (char c : std::string_view("<>\"{}|^`[]\\"))
+        EXPECT_EQ(refusal_rule(std::string("/a?x=") + c), "path.invalid_char") << c;
+    EXPECT_EQ(refusal_rule("/a?filter[status]=open"), "path.invalid_char");
+    EXPECT_EQ(refusal_rule("/a?q=caf\xC3\xA9"), "path.invalid_char");
+    EXPECT_EQ(refusal_rule("/a?q=\x80"), "path.invalid_char");
+    EXPECT_TRUE(normalize_target("/a?filter%5Bstatus%5D=open").target);
+}
+
+TEST(NormalizeTargetTest, RefusesBadPercentEscapesInTheQuery) {
+    for (const char* t : {"/a?x=%", "/a?x=%4", "/a?x=%G1", "/a?x=%1G", "/a?100%", "/a?%%41"})
+        EXPECT_EQ(refusal_rule(t), "path.bad_escape") << t;
+    EXPECT_TRUE(normalize_target("/a?x=%25%2F%00").target);  // well-formed escapes pass as sent
+}
+
 // --- routing ---------------------------------------------------------------------------
 
 TEST(PathMatchesTest, PrefixWithoutSlashMatchesExactPathAndFolderBelow) {

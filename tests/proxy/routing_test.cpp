@@ -108,6 +108,18 @@ TEST_F(RoutingTest, ClimbingAboveRootGets400) {
     expect_bad_path("/a/../../etc/passwd");
 }
 
+TEST_F(RoutingTest, TargetCharactersOutsideRfc3986Get400) {
+    start();
+    expect_bad_path("/a<b>\"{}|^`[]");
+    expect_bad_path("/caf\xC3\xA9");
+    expect_bad_path("/a?q=\x80\xFF");
+    expect_bad_path("/a?filter[x]=1");
+    expect_bad_path("/a?x=%G0");
+    EXPECT_TRUE(proxy->wait_for_log({"\"status\":400", "\"rule\":\"path.invalid_char\""}));
+    EXPECT_TRUE(proxy->wait_for_log({"\"status\":400", "\"rule\":\"path.bad_escape\""}));
+    EXPECT_EQ(app_target("/a-._~!$&'()*+,;=:@?q=/?%5B%5D"), "/a-._~!$&'()*+,;=:@?q=/?%5B%5D");
+}
+
 // ---- prefixes
 
 constexpr const char* kPrefixPolicies =
