@@ -118,6 +118,22 @@ std::optional<std::string> read_hsts(const Field& field) {
     return value;
 }
 
+// SPEC "Routing": prefixes are matched against the normalized request path, so each is
+// normalized the same way at load ("/x//y" governs "/x/y"). A prefix that normalization
+// refuses could never match a request (such a request gets 400): an error, not a dead rule.
+Parsed<std::string> parse_policy_path(std::string_view text) {
+    const auto syntax = parse_path_prefix(text);
+    if (!syntax.ok()) return Invalid{syntax.error()};
+    auto normalized = normalize_path(text);
+    if (normalized.ok()) return std::move(normalized.path);
+    const std::string why =
+        normalized.rule == "path.invalid_char"
+            ? "a character outside RFC 3986 path characters (percent-encode it)"
+            : std::string(normalized.problem);
+    return Invalid{quote(text) + " is not a valid path prefix: " + why +
+                   " (a request with such a path gets 400, so the prefix could never match)"};
+}
+
 // `names` holds the name and key path of every policy read so far.
 Policy read_policy(const Field& item, std::vector<std::pair<std::string, std::string>>& names) {
     const Mapping map(
@@ -143,7 +159,7 @@ Policy read_policy(const Field& item, std::vector<std::pair<std::string, std::st
         if (is_empty_list(*f)) {
             f->error("must list at least one path prefix");
         } else {
-            assign(policy.paths, f->strings(parse_path_prefix));
+            assign(policy.paths, f->strings(parse_policy_path));
         }
     }
     if (const auto f = map.get("client_certificate")) {

@@ -237,6 +237,49 @@ TEST(Policies, PathsMustBeANonEmptyListOfAbsolutePrefixes) {
                "start with \"/\""});
 }
 
+// SPEC "Routing": prefixes match the normalized request path, so they are normalized the
+// same way at load; otherwise "/x//y" or "/%7Euser" would be policies nothing can reach.
+TEST(Policies, PathPrefixesAreNormalizedLikeRequestPaths) {
+    const auto config = parse_config(
+        kBase + "policies:\n  - name: a\n    paths: [\"/%7Euser\", \"/x//y\", \"/p/../q\", "
+                "\"/docs/\", \"/a/./b//\", \"/caf%c3%a9\", \"/API/%41\"]\n",
+        "t.yaml");
+    ASSERT_EQ(config.policies.size(), 1u);
+    EXPECT_EQ(config.policies[0].paths,
+              (std::vector<std::string>{"/~user", "/x/y", "/q", "/docs/", "/a/b/", "/caf%C3%A9",
+                                        "/API/A"}));
+}
+
+TEST(Policies, PathPrefixThatRequestNormalizationRefusesIsAnError) {
+    const std::string tail = " (a request with such a path gets 400, so the prefix could never match)";
+    EXPECT_EQ(errors_of(kBase +
+                        "policies:\n"
+                        "  - name: a\n"
+                        "    paths:\n"
+                        "      - /ok\n"
+                        "      - \"/a%2Fb\"\n"
+                        "      - /../x\n"
+                        "      - '/a\\b'\n"
+                        "      - \"/%zz\"\n"
+                        "      - \"/a%00\"\n"
+                        "      - \"/a[b]\"\n"
+                        "      - \"/a%5cb\"\n"),
+              (Errors{"t.yaml:11:9: policies[0].paths[1]: \"/a%2Fb\" is not a valid path prefix: "
+                      "encoded slash in path" + tail,
+                      "t.yaml:12:9: policies[0].paths[2]: \"/../x\" is not a valid path prefix: "
+                      "path climbs above the root" + tail,
+                      "t.yaml:13:9: policies[0].paths[3]: \"/a\\\\b\" is not a valid path prefix: "
+                      "backslash in path" + tail,
+                      "t.yaml:14:9: policies[0].paths[4]: \"/%zz\" is not a valid path prefix: "
+                      "bad percent-encoding in path" + tail,
+                      "t.yaml:15:9: policies[0].paths[5]: \"/a%00\" is not a valid path prefix: "
+                      "encoded NUL in path" + tail,
+                      "t.yaml:16:9: policies[0].paths[6]: \"/a[b]\" is not a valid path prefix: "
+                      "a character outside RFC 3986 path characters (percent-encode it)" + tail,
+                      "t.yaml:17:9: policies[0].paths[7]: \"/a%5cb\" is not a valid path prefix: "
+                      "encoded backslash in path" + tail}));
+}
+
 TEST(Policies, EmptyPolicyListIsRejected) {
     const std::string message =
         "must list at least one policy (without the key, one default policy applies)";

@@ -158,6 +158,22 @@ TEST_F(RoutingTest, PrefixesMatchTheNormalizedPath) {
     EXPECT_EQ(csp_for("//api"), "frame-ancestors 'self'");
     EXPECT_EQ(csp_for("/%61pi/y"), "frame-ancestors 'self'");
 }
+TEST_F(RoutingTest, PrefixesInTheConfigAreNormalizedLikeRequestPaths) {
+    // Before, "/x//y" was compared with normalized paths as written and never matched.
+    start_with_policies(
+        "policies:\n"
+        "  - name: xy\n"
+        "    paths: [\"/x//y\", \"/%7Euser\", \"/p/../q/\"]\n"
+        "    frame_ancestors: [\"https://xy.example\"]\n"
+        "  - name: default\n"
+        "    paths: [\"/\"]\n");
+    EXPECT_EQ(csp_for("/x/y"), "frame-ancestors https://xy.example");
+    EXPECT_EQ(csp_for("/x//y/z"), "frame-ancestors https://xy.example");
+    EXPECT_EQ(csp_for("/~user"), "frame-ancestors https://xy.example");
+    EXPECT_EQ(csp_for("/q/a"), "frame-ancestors https://xy.example");
+    EXPECT_EQ(csp_for("/q"), "frame-ancestors 'none'");  // "/q/" stays a folder
+    EXPECT_EQ(csp_for("/x"), "frame-ancestors 'none'");
+}
 TEST_F(RoutingTest, UpperCasePathCannotDodgeARequiredPolicy) {
     start_with_policies(
         "policies:\n"
