@@ -158,33 +158,39 @@ bool is_acceptable_request_id(std::string_view id) {
     });
 }
 
-// A disabled X-Forwarded-Proto or X-Real-IP leaves a client-sent copy in place (as nginx
-// does when it is not configured to set them): those headers carry no identity, and the
-// app must trust only the identity headers, which are always certgate's own.
+// Apps and frameworks act on more forwarding headers than certgate sets (Django's
+// USE_X_FORWARDED_HOST and SECURE_PROXY_SSL_HEADER, Rack's X-Forwarded-Ssl and -Host, Spring's
+// X-Forwarded-Prefix): a client-written one passed on would let the client choose them.
+std::size_t strip_client_forwarding(HeaderList& headers, std::string_view request_id_header) {
+    const auto request_id = folded(request_id_header);
+    return headers.remove_if([&](std::string_view name, std::string_view) {
+        if (!request_id.empty() && folded_equals(name, request_id)) return false;
+        return folded_starts_with(name, "x-forwarded-") || folded_equals(name, "x-real-ip") ||
+               folded_equals(name, "forwarded");
+    });
+}
+
 std::string set_forwarding_headers(HeaderList& headers, const config::Forwarded& forwarded,
                                    std::string_view client_ip,
                                    std::string_view generated_request_id) {
-    switch (forwarded.x_forwarded_for) {
-        case config::XffMode::replace:
-            set_replacing_variants(headers, "X-Forwarded-For", client_ip);
-            break;
-        case config::XffMode::append: {
-            // One field, so that apps reading only the first or only the last copy agree.
-            std::string chain;
-            headers.for_each([&](std::string_view name, std::string_view value) {
-                if (!iequals(name, "x-forwarded-for")) return;
-                const auto v = trim_ows(value);
-                if (v.empty()) return;
-                if (!chain.empty()) chain += ", ";
-                chain += v;
-            });
+    // append: the client's own chain is read before its headers go (one field, so that apps
+    // reading only the first or only the last copy agree).
+    std::string chain;
+    if (forwarded.x_forwarded_for == config::XffMode::append) {
+        headers.for_each([&](std::string_view name, std::string_view value) {
+            if (!iequals(name, "x-forwarded-for")) return;
+            const auto v = trim_ows(value);
+            if (v.empty()) return;
             if (!chain.empty()) chain += ", ";
-            chain += client_ip;
-            set_replacing_variants(headers, "X-Forwarded-For", chain);
-            break;
-        }
-        case config::XffMode::off:
-            break;
+            chain += v;
+        });
+        if (!chain.empty()) chain += ", ";
+    }
+    strip_client_forwarding(headers, forwarded.request_id ? std::string_view(*forwarded.request_id)
+                                                          : std::string_view());
+    if (forwarded.x_forwarded_for != config::XffMode::off) {
+        chain += client_ip;
+        headers.add("X-Forwarded-For", chain);
     }
     if (forwarded.x_forwarded_proto) set_replacing_variants(headers, "X-Forwarded-Proto", "https");
     if (forwarded.x_real_ip) set_replacing_variants(headers, "X-Real-IP", client_ip);

@@ -32,9 +32,17 @@ std::size_t strip_spoofable(HeaderList& headers, const SpoofRules& rules);
 // True when a client-sent request id may be kept: 1-128 chars of [A-Za-z0-9._:-].
 bool is_acceptable_request_id(std::string_view id);
 
-// Sets X-Forwarded-For (replace/append/off), X-Forwarded-Proto: https, X-Real-IP and the
-// request id header. `generated_request_id` is used when the client's is absent or not
-// acceptable. Returns the request id in force (empty when request ids are off).
+// Removes every client header whose name, lower-cased with '_' read as '-', starts with
+// "x-forwarded-" or is "x-real-ip" or "forwarded" (RFC 7239), except `request_id_header`
+// (judged by its own rule). Returns the number of fields removed.
+std::size_t strip_client_forwarding(HeaderList& headers, std::string_view request_id_header);
+
+// The app never sees a forwarding header a client wrote: strips them (above), then sets
+// X-Forwarded-For (replace: the client address; append: the client's X-Forwarded-For values
+// read before the strip, then the client address; off: none), X-Forwarded-Proto: https and
+// X-Real-IP when enabled (none when not), and the request id header. `generated_request_id`
+// is used when the client's is absent or not acceptable. Returns the request id in force
+// (empty when request ids are off).
 std::string set_forwarding_headers(HeaderList& headers, const config::Forwarded& forwarded,
                                    std::string_view client_ip,
                                    std::string_view generated_request_id);

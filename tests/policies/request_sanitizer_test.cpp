@@ -256,13 +256,12 @@ TEST(ForwardingTest, AppendModeJoinsEveryCopyThenTheClientAddress) {
     EXPECT_EQ(*none.get("X-Forwarded-For"), "::1");
 }
 
-TEST(ForwardingTest, OffModeLeavesTheClientsXffUntouched) {
+TEST(ForwardingTest, OffModeSendsNoXffNotEvenTheClients) {
     config::Forwarded f;
     f.x_forwarded_for = config::XffMode::off;
     auto h = list_of({{"X-Forwarded-For", "6.6.6.6"}, {"X-Forwarded-For", "7.7.7.7"}});
     set_forwarding_headers(h, f, "10.1.2.3", "gen");
-    EXPECT_EQ(h.count("X-Forwarded-For"), 2u);
-    EXPECT_EQ(*h.get("X-Forwarded-For"), "6.6.6.6");
+    EXPECT_EQ(h.count("X-Forwarded-For"), 0u);
     auto empty = list_of({});
     set_forwarding_headers(empty, f, "10.1.2.3", "gen");
     EXPECT_EQ(empty.count("X-Forwarded-For"), 0u);
@@ -277,14 +276,77 @@ TEST(ForwardingTest, ProtoAndRealIpReplaceTheClientsCopies) {
     EXPECT_EQ(*h.get("X-Real-IP"), "10.1.2.3");
 }
 
-TEST(ForwardingTest, DisabledProtoAndRealIpLeaveTheClientsCopiesAlone) {
+TEST(ForwardingTest, DisabledProtoAndRealIpSendNoneNotEvenTheClients) {
     config::Forwarded f;
     f.x_forwarded_proto = false;
     f.x_real_ip = false;
-    auto h = list_of({{"X-Forwarded-Proto", "http"}});
+    auto h = list_of({{"X-Forwarded-Proto", "http"}, {"X-Real-IP", "6.6.6.6"}, {"x_real_ip", "7"}});
     set_forwarding_headers(h, f, "10.1.2.3", "gen");
-    EXPECT_EQ(*h.get("X-Forwarded-Proto"), "http");
+    EXPECT_FALSE(h.get("X-Forwarded-Proto"));
     EXPECT_FALSE(h.get("X-Real-IP"));
+    EXPECT_FALSE(h.get("x_real_ip"));
+}
+
+// Apps act on more of these than certgate sets: Django's USE_X_FORWARDED_HOST and
+// SECURE_PROXY_SSL_HEADER, Rack's X-Forwarded-Ssl, Spring's X-Forwarded-Prefix.
+TEST(ForwardingTest, RemovesEveryClientForwardingHeaderInAnySpelling) {
+    const Fields client = {{"X-Forwarded-Host", "evil.example"},
+                           {"x-forwarded-port", "80"},
+                           {"X-FORWARDED-SSL", "on"},
+                           {"X-Forwarded-Prefix", "/admin"},
+                           {"X_Forwarded_Host", "evil.example"},
+                           {"X-Forwarded_Scheme", "http"},
+                           {"Forwarded", "for=6.6.6.6;proto=http;host=evil.example"},
+                           {"forwarded", "for=7.7.7.7"},
+                           {"X-Real-IP", "6.6.6.6"},
+                           {"X-Forwarded-For", "6.6.6.6"},
+                           {"X-Forwarded-Proto", "http"},
+                           {"Accept", "*/*"},
+                           {"X-Forwardedness", "kept: not a forwarding header"},
+                           {"Forwarded-By", "kept"}};
+    auto h = list_of(client);
+    set_forwarding_headers(h, config::Forwarded{}, "10.0.0.1", "gen");
+    EXPECT_EQ(fields_of(h), (Fields{{"Accept", "*/*"},
+                                    {"X-Forwardedness", "kept: not a forwarding header"},
+                                    {"Forwarded-By", "kept"},
+                                    {"X-Forwarded-For", "10.0.0.1"},
+                                    {"X-Forwarded-Proto", "https"},
+                                    {"X-Real-IP", "10.0.0.1"},
+                                    {"X-Request-Id", "gen"}}));
+
+    config::Forwarded off;
+    off.x_forwarded_for = config::XffMode::off;
+    off.x_forwarded_proto = false;
+    off.x_real_ip = false;
+    off.request_id = std::nullopt;
+    auto bare = list_of(client);
+    EXPECT_EQ(set_forwarding_headers(bare, off, "10.0.0.1", "gen"), "");
+    EXPECT_EQ(fields_of(bare), (Fields{{"Accept", "*/*"},
+                                       {"X-Forwardedness", "kept: not a forwarding header"},
+                                       {"Forwarded-By", "kept"}}));
+}
+
+TEST(ForwardingTest, AppendModeStillChainsTheClientsXffButDropsTheRest) {
+    config::Forwarded f;
+    f.x_forwarded_for = config::XffMode::append;
+    auto h = list_of({{"X-Forwarded-For", "1.1.1.1"},
+                      {"X-Forwarded-Host", "evil.example"},
+                      {"X_Forwarded_For", "6.6.6.6"},  // an '_' spelling is not part of the chain
+                      {"Forwarded", "for=6.6.6.6"}});
+    set_forwarding_headers(h, f, "10.1.2.3", "gen");
+    EXPECT_EQ(fields_of(h), (Fields{{"X-Forwarded-For", "1.1.1.1, 10.1.2.3"},
+                                    {"X-Forwarded-Proto", "https"},
+                                    {"X-Real-IP", "10.1.2.3"},
+                                    {"X-Request-Id", "gen"}}));
+}
+
+TEST(ForwardingTest, RequestIdHeaderNamedLikeAForwardingHeaderIsJudgedByItsOwnRule) {
+    config::Forwarded f;
+    f.request_id = "X-Forwarded-Request-Id";
+    auto h = list_of({{"X-Forwarded-Request-Id", "abc-1"}, {"X-Forwarded-Host", "evil"}});
+    EXPECT_EQ(set_forwarding_headers(h, f, "10.0.0.1", "gen"), "abc-1");
+    EXPECT_EQ(*h.get("X-Forwarded-Request-Id"), "abc-1");
+    EXPECT_FALSE(h.get("X-Forwarded-Host"));
 }
 
 TEST(ForwardingTest, SetHeadersAlsoReplaceTheirUnderscoreSpellings) {

@@ -2,6 +2,8 @@
 // header, whatever its spelling, and the app sees exactly one copy, written by certgate.
 #include "proxy/proxy_fixture.hpp"
 
+#include <cctype>
+
 namespace certgate::testing {
 namespace {
 
@@ -106,6 +108,72 @@ TEST_F(SpoofingTest, SpoofedSuccessWithoutCertificateGetsNothingThrough) {
                            get_request("/", "X-SSL-Client-Verify: SUCCESS\r\nX-SSL-Client-DN: CN=admin\r\n"));
     EXPECT_FALSE(r);
     EXPECT_EQ(upstream->request_count(), 0u);
+}
+
+// SPEC "Request sanitizing" 3, read safely: the app never sees a forwarding header a client
+// wrote (Django's USE_X_FORWARDED_HOST, Rack's X-Forwarded-Ssl would trust it), and a
+// disabled one is not sent at all rather than left as the client wrote it.
+class SpoofingForwardedTest : public ProxyTest {};
+
+// Folded as an app framework reads a name: any case, '_' as '-'.
+bool is_forwarding_header(std::string name) {
+    for (auto& c : name)
+        c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return name.starts_with("x-forwarded-") || name == "x-real-ip" || name == "forwarded";
+}
+
+constexpr const char* kClientForwarding =
+    "X-Forwarded-Host: evil.example\r\nX-Forwarded-Port: 80\r\nX-Forwarded-Ssl: on\r\n"
+    "X-Forwarded-Prefix: /admin\r\nX-Forwarded-Proto: http\r\nX-Forwarded-For: 10.9.9.9\r\n"
+    "x-forwarded-anything: 1\r\nX_Forwarded_Host: evil.example\r\nX-Real-IP: 10.9.9.9\r\n"
+    "Forwarded: for=10.9.9.9;proto=http;host=evil.example\r\n";
+
+TEST_F(SpoofingForwardedTest, AppSeesOnlyCertgatesOwnForwardingHeaders) {
+    ConfigParts parts;
+    parts.top_level_extra = "identity:\n  allow_underscores_in_headers: true\n";
+    start(parts);
+    auto r = https_request(port(), good_client(), get_request("/", kClientForwarding));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    ASSERT_TRUE(upstream->wait_for_requests(1));
+    const auto seen = upstream->requests()[0];
+    std::vector<std::string> forwarding;
+    for (const auto& [name, value] : seen.headers)
+        if (is_forwarding_header(name)) forwarding.push_back(name + ": " + value);
+    EXPECT_EQ(forwarding, (std::vector<std::string>{"X-Forwarded-For: 127.0.0.1",
+                                                    "X-Forwarded-Proto: https",
+                                                    "X-Real-IP: 127.0.0.1"}))
+        << seen.raw_head;
+}
+
+TEST_F(SpoofingForwardedTest, DisabledForwardingHeadersAreNotSentAtAll) {
+    ConfigParts parts;
+    parts.top_level_extra =
+        "identity:\n  allow_underscores_in_headers: true\n"
+        "forwarded:\n  x_forwarded_for: \"off\"\n  x_forwarded_proto: false\n  x_real_ip: false\n";
+    start(parts);
+    auto r = https_request(port(), good_client(), get_request("/", kClientForwarding));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    ASSERT_TRUE(upstream->wait_for_requests(1));
+    const auto seen = upstream->requests()[0];
+    for (const auto& [name, value] : seen.headers)
+        EXPECT_FALSE(is_forwarding_header(name)) << name << ": " << value;
+    EXPECT_EQ(count_header(seen.headers, "X-Request-Id"), 1u);
+}
+
+TEST_F(SpoofingForwardedTest, AppendModeStillChainsTheClientsForwardedFor) {
+    ConfigParts parts;
+    parts.top_level_extra = "forwarded:\n  x_forwarded_for: append\n";
+    start(parts);
+    auto r = https_request(port(), good_client(), get_request("/", kClientForwarding));
+    ASSERT_TRUE(r);
+    ASSERT_TRUE(upstream->wait_for_requests(1));
+    const auto seen = upstream->requests()[0];
+    EXPECT_EQ(count_header(seen.headers, "X-Forwarded-For"), 1u);
+    EXPECT_EQ(seen.header("X-Forwarded-For"), "10.9.9.9, 127.0.0.1");
+    EXPECT_FALSE(seen.header("X-Forwarded-Host"));
+    EXPECT_FALSE(seen.header("Forwarded"));
 }
 
 class SpoofingOptionalTest : public ProxyTest {};
