@@ -141,7 +141,7 @@ net::awaitable<void> AdminListener::serve(beast::tcp_stream stream) {
     if (refusal > 0) {
         const std::string body =
             std::string(http::obsolete_reason(static_cast<http::status>(refusal))) + "\n";
-        out = response(refusal, kPlainText, body, false, snap);
+        out = response(refusal, kPlainText, body, head.method == "HEAD", snap);
     } else {
         out = co_await answer(head, view);
     }

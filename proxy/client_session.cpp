@@ -418,8 +418,12 @@ net::awaitable<void> ClientSession::respond_local(Request& r, int status, std::s
     serialize_response_head(out_, response_,
                             http::obsolete_reason(static_cast<http::status>(status)),
                             BodyFraming::length, local_body_.size(), close_after_response_, false);
-    r.bytes_out = local_body_.size();
-    const std::array<net::const_buffer, 4> buffers{net::buffer(out_), net::buffer(local_body_)};
+    // RFC 9110 9.3.2: a response to HEAD has no content (the Content-Length stays the GET's);
+    // body bytes would be read as the start of the next response on this connection.
+    const std::size_t body_size = head_.method == "HEAD" ? 0 : local_body_.size();
+    r.bytes_out = body_size;
+    const std::array<net::const_buffer, 4> buffers{net::buffer(out_),
+                                                   net::buffer(local_body_.data(), body_size)};
     co_await write_client(buffers);
 }
 

@@ -51,7 +51,7 @@ net::awaitable<void> serve_redirect(beast::tcp_stream stream,
     serialize_response_head(out, response,
                             http::obsolete_reason(static_cast<http::status>(response.status)),
                             BodyFraming::length, body.size(), true, false);
-    out += body;
+    if (head.method != "HEAD") out += body;  // RFC 9110 9.3.2: a response to HEAD has no content
     co_await write_and_close(stream, out, snap->config.limits.body_idle_timeout);
 }
 

@@ -148,6 +148,15 @@ TEST_F(AdminTest, OtherMethodsAre405AndMalformedRequestsAre400) {
         plain_request(admin_port, "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").status,
         400);
     EXPECT_EQ(plain_request(admin_port, "GARBAGE\r\n\r\n").status, 400);
+    auto bad_head =  // RFC 9110 9.3.2: no content, whatever the status
+        plain_request(admin_port, "HEAD /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+    EXPECT_EQ(bad_head.status, 400);
+    EXPECT_NE(bad_head.head.find("\r\nContent-Length: 12\r\n"), std::string::npos)
+        << bad_head.head;
+    EXPECT_EQ(bad_head.body, "");
+    auto missing = admin_get(admin_port, "/nope", "HEAD");
+    EXPECT_EQ(missing.status, 404);
+    EXPECT_EQ(missing.body, "");
     const std::string huge =
         "GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(64 * 1024, 'a') + "\r\n\r\n";
     EXPECT_EQ(plain_request(admin_port, huge).status, 431);

@@ -54,6 +54,25 @@ TEST_F(RedirectTest, MalformedRequestGets400AndNoLocation) {
     EXPECT_EQ(smuggle.rfind("HTTP/1.1 400 ", 0), 0u) << smuggle;
 }
 
+TEST_F(RedirectTest, HeadGets308And400WithoutABody) {
+    start_with_redirect();
+    // RFC 9110 9.3.2: the GET's headers, Content-Length included, and nothing after them.
+    auto get = plain_exchange(redirect_port, "GET /a HTTP/1.1\r\nHost: app.example\r\n\r\n");
+    auto head = plain_exchange(redirect_port, "HEAD /a HTTP/1.1\r\nHost: app.example\r\n\r\n");
+    EXPECT_EQ(head.rfind("HTTP/1.1 308 ", 0), 0u) << head;
+    EXPECT_NE(head.find("\r\nLocation: https://app.example:" + std::to_string(port()) + "/a\r\n"),
+              std::string::npos)
+        << head;
+    const auto get_end = get.find("\r\n\r\n");
+    ASSERT_NE(get_end, std::string::npos) << get;
+    EXPECT_GT(get.size(), get_end + 4) << "the GET's 308 has a body";
+    EXPECT_EQ(head, get.substr(0, get_end + 4)) << "HEAD differs from GET's head, or has a body";
+    auto bad = plain_exchange(redirect_port, "HEAD / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+    EXPECT_EQ(bad.rfind("HTTP/1.1 400 ", 0), 0u) << bad;
+    EXPECT_EQ(bad.find("\r\n\r\n") + 4, bad.size()) << bad;
+    EXPECT_EQ(upstream->request_count(), 0u);
+}
+
 TEST_F(RedirectTest, TlsListenerStillServesBesideIt) {
     start_with_redirect();
     auto r = https_request(port(), good_client(), get_request("/"));

@@ -71,6 +71,56 @@ protected:
         EXPECT_EQ(r->count("X-Frame-Options"), 1u) << raw;
         return *r;
     }
+    // /req requires a certificate, /opt does not, /picky allows nobody; nothing else is
+    // routed. The app fails in the ways its target names.
+    void start_for_head_responses() {
+        upstream->set_handler([](const SeenRequest& seen, Reply& reply) {
+            if (seen.target.ends_with("/slow")) reply.delay = 2s;
+            if (seen.target == "/opt/dropped") reply.raw = "";
+            if (seen.target == "/opt/ambiguous")
+                reply.raw = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                            "Transfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
+        });
+        ConfigParts parts;
+        parts.upstream_extra = "  response_timeout: 300ms\n";
+        parts.policies =
+            "policies:\n"
+            "  - name: req\n"
+            "    paths: [\"/req\"]\n"
+            "    client_certificate: required\n"
+            "  - name: opt\n"
+            "    paths: [\"/opt\"]\n"
+            "    client_certificate: optional\n"
+            "  - name: picky\n"
+            "    paths: [\"/picky\"]\n"
+            "    client_certificate: optional\n"
+            "    allow: {subjects: [\"CN=somebody else\"]}\n";
+        start(parts);
+    }
+    // HEAD `path`, then GET `path`, then GET /opt/x on one connection. The HEAD answer is the
+    // GET's status and headers (its Content-Length included) without a single body byte: any
+    // would be read as the start of the next response (RFC 9110 9.3.2).
+    static void expect_head_without_body(TlsClient& c, const std::string& path, int status) {
+        ASSERT_TRUE(c.send("HEAD " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+        auto head = c.read_response(true);
+        ASSERT_TRUE(head) << "HEAD " << path;
+        EXPECT_EQ(head->status, status) << path;
+        EXPECT_TRUE(head->body.empty()) << path;
+        EXPECT_EQ(head->header("Connection"), std::nullopt) << path;  // kept alive
+        EXPECT_EQ(head->count("X-Frame-Options"), 1u) << path;
+        ASSERT_TRUE(c.send(get_request(path)));
+        auto get = c.read_response();
+        ASSERT_TRUE(get) << "the GET after HEAD " << path << " did not parse";
+        EXPECT_EQ(get->status, status) << path;
+        EXPECT_FALSE(get->body.empty()) << path;
+        EXPECT_EQ(head->header("Content-Length"), std::to_string(get->body.size())) << path;
+        EXPECT_EQ(head->header("Content-Type"), get->header("Content-Type")) << path;
+        ASSERT_TRUE(c.send(get_request("/opt/x")));
+        auto next = c.read_response();
+        ASSERT_TRUE(next) << "the request after HEAD " << path << " did not parse";
+        EXPECT_EQ(next->status, 200) << path;
+        EXPECT_EQ(next->body, "ok\n") << path;
+    }
 };
 
 TEST_F(ResponsesTest, MergeReplacesAppFrameAncestors) {
@@ -232,6 +282,43 @@ TEST_F(ResponsesTest, OwnUpstreamTimeout504CarriesThePolicysHeaders) {
     EXPECT_EQ(r.header(kCsp), "frame-ancestors 'self'");
     EXPECT_EQ(r.header("X-Frame-Options"), "SAMEORIGIN");
     EXPECT_EQ(r.header("X-Content-Type-Options"), "nosniff");
+}
+
+TEST_F(ResponsesTest, OwnErrorsToHeadHaveNoBodyAndKeepTheConnectionInStep) {
+    start_for_head_responses();
+    TlsClient c(port());  // no certificate
+    ASSERT_TRUE(c.connect()) << c.error();
+    expect_head_without_body(c, "/req/x", 403);          // client certificate required
+    expect_head_without_body(c, "/elsewhere", 404);      // no policy for this path
+    expect_head_without_body(c, "/opt/dropped", 502);    // app closed without answering
+    expect_head_without_body(c, "/opt/ambiguous", 502);  // ambiguous framing from the app
+    expect_head_without_body(c, "/opt/slow", 504);       // no response head in time
+}
+
+TEST_F(ResponsesTest, IdentityRefusalToHeadHasNoBody) {
+    start_for_head_responses();
+    TlsClient c(port(), good_client());
+    ASSERT_TRUE(c.connect()) << c.error();
+    expect_head_without_body(c, "/picky/x", 403);  // client identity not allowed
+}
+
+TEST_F(ResponsesTest, AppDown502ToHeadHasNoBody) {
+    ConfigParts parts;
+    parts.upstream_url = "http://127.0.0.1:" + std::to_string(free_port());  // nothing listens
+    start(parts);
+    TlsClient c(port(), good_client());
+    ASSERT_TRUE(c.connect()) << c.error();
+    ASSERT_TRUE(c.send("HEAD /x HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+    auto head = c.read_response(true);
+    ASSERT_TRUE(head);
+    EXPECT_EQ(head->status, 502);
+    EXPECT_TRUE(head->body.empty());
+    ASSERT_TRUE(c.send(get_request("/x")));
+    auto get = c.read_response();
+    ASSERT_TRUE(get) << "the GET after HEAD did not parse";
+    EXPECT_EQ(get->status, 502);
+    EXPECT_EQ(get->body, "upstream unavailable\n");
+    EXPECT_EQ(head->header("Content-Length"), std::to_string(get->body.size()));
 }
 
 TEST_F(ResponsesTest, HopByHopResponseHeadersAreNotPassedToClient) {
