@@ -79,6 +79,9 @@ bool has_ambiguous_framing(const ResponseHead& head) {
     std::size_t lengths = head.headers.count("Content-Length");
     std::size_t encodings = head.headers.count("Transfer-Encoding");
     if (lengths > 1 || (lengths && encodings) || encodings > 1) return true;
+    // RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 message is faulty framing (a 1.0
+    // reader would take the body as delimited by the close).
+    if (encodings && head.version < 11) return true;
     if (encodings == 1) {
         auto te = head.headers.get("Transfer-Encoding");
         return !policies::iequals(trim(*te), "chunked");

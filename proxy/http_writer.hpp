@@ -30,8 +30,9 @@ void serialize_response_head(std::string& out, const ResponseHead& head, std::st
 std::size_t format_chunk_header(char* buf, std::uint64_t size);
 
 // An upstream response whose length two readers could disagree on: more than one
-// Content-Length, Content-Length with Transfer-Encoding, or a Transfer-Encoding other than
-// chunked. Such a response is a 502 and its connection is never reused.
+// Content-Length, Content-Length with Transfer-Encoding, a Transfer-Encoding other than
+// chunked, or any Transfer-Encoding on HTTP/1.0. Such a response is a 502 and its connection
+// is never reused.
 bool has_ambiguous_framing(const ResponseHead& head);
 
 }  // namespace certgate::proxy

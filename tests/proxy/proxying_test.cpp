@@ -329,6 +329,32 @@ TEST_F(ProxyingTest, HeadKeepsContentLengthWithoutBodyAndConnectionStaysUsable) 
     EXPECT_EQ(g->body, std::string(1234, 'h'));
 }
 
+TEST_F(ProxyingTest, ChunkedResponseFromHttp10AppIs502AndItsConnectionIsNotReused) {
+    // RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 message is faulty framing (a 1.0 reader
+    // takes the body as ending at the close), as ambiguous as Content-Length with it.
+    upstream->set_handler([](const SeenRequest& seen, Reply& reply) {
+        if (seen.target != "/http10") return;
+        reply.raw = "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
+        reply.after_raw = Reply::AfterRaw::keep_open;  // would serve on if it were reused
+    });
+    start();
+    TlsClient c(port(), good_client());
+    ASSERT_TRUE(c.connect()) << c.error();
+    ASSERT_TRUE(c.send(get_request("/http10")));
+    auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 502);
+    EXPECT_EQ(r->body, "bad gateway\n");
+    EXPECT_EQ(r->header("X-Frame-Options"), "DENY");
+    ASSERT_TRUE(c.send(get_request("/next")));  // the client connection goes on
+    auto next = c.read_response();
+    ASSERT_TRUE(next);
+    EXPECT_EQ(next->status, 200);
+    EXPECT_EQ(next->body, "ok\n");
+    EXPECT_EQ(upstream->request_count(), 2u);
+    EXPECT_EQ(upstream->connection_count(), 2u);  // the faulty connection was dropped
+}
+
 TEST_F(ProxyingTest, NoContent204And304HaveNoBodyAndKeepAliveWorks) {
     upstream->set_handler([](const SeenRequest& seen, Reply& reply) {
         if (seen.target == "/204") reply.status = 204;
