@@ -58,12 +58,12 @@ net::awaitable<ClientSession::Send> ClientSession::send_request(Request& r, Requ
         : w == Io::failed     ? Send::upstream_failed
                               : Send::upstream_timeout;
     }
-    while (!parser.is_done()) {
+    while (!parser.complete()) {
         std::string_view piece;
         std::size_t used = 0;
         if (in_.size() > 0) {
             error_code ec;
-            used = parser.put(in_.data(), ec);
+            used = parser.put_body(in_.data(), ec);
             if (ec == http::error::need_more) ec = {};
             if (ec) co_return Send::bad_body;
             piece = parser.take_body_piece();
@@ -81,7 +81,7 @@ net::awaitable<ClientSession::Send> ClientSession::send_request(Request& r, Requ
             head = {};
         }
         in_.consume(used);
-        if (used > 0 || parser.is_done()) continue;
+        if (used > 0 || parser.complete()) continue;
         if (in_.size() > kMaxChunkHeaderBytes) co_return Send::bad_body;
         arm(snapshot_->config.limits.body_idle_timeout);
         const net::mutable_buffer space = in_.prepare(kBodyChunk);
@@ -172,12 +172,12 @@ net::awaitable<bool> ClientSession::relay_response(Request& r, UpstreamConnectio
     const bool chunked = framing == BodyFraming::chunked;
     net::const_buffer head = net::buffer(out_);
     bool upstream_eof = false;
-    while (!rp.is_done()) {
+    while (!rp.complete()) {
         std::string_view piece;
         std::size_t used = 0;
         if (up.buffer.size() > 0) {
             error_code ec;
-            used = rp.put(up.buffer.data(), ec);
+            used = rp.put_body(up.buffer.data(), ec);
             if (ec == http::error::need_more) ec = {};
             if (ec) co_return false;  // malformed body from the app: cut the client off
             piece = rp.take_body_piece();
@@ -193,7 +193,7 @@ net::awaitable<bool> ClientSession::relay_response(Request& r, UpstreamConnectio
             head = {};
         }
         up.buffer.consume(used);
-        if (used > 0 || rp.is_done()) continue;
+        if (used > 0 || rp.complete()) continue;
         if (upstream_eof) {
             if (!rp.need_eof()) co_return false;  // shorter than announced: truncate the client
             error_code ec;

@@ -96,9 +96,6 @@ std::vector<Rejected> rejected_cases() {
         {"ChunkSizeEmpty", chunked_post(" chunked", "\r\nabc\r\n0\r\n\r\n" + kHidden)},
         {"ChunkLinesWithBareLf", chunked_post(" chunked", "3\nabc\n0\n\n" + kHidden)},
         {"ChunkDataLongerThanSize", chunked_post(" chunked", "3\r\nabcdef\r\n0\r\n\r\n" + kHidden), true},
-        // A framing header in the trailers is malformed (RFC 9110 6.5.1); it arrives after
-        // the data, so the head and data were already streamed, never the end of the body.
-        {"ContentLengthInTrailers", chunked_post(" chunked", chunk(kHidden) + "0\r\nContent-Length: 0\r\n\r\n"), true},
         {"ChunkSizeNonHexAfterGoodChunk", chunked_post(" chunked", "3\r\nabc\r\nzz\r\n0\r\n\r\n" + kHidden), true},
         // Line endings and bytes in the head.
         {"BareLfEndsRequestLine", "GET / HTTP/1.1\nHost: localhost\r\n\r\n"},
@@ -219,6 +216,13 @@ std::vector<Accepted> accepted_cases() {
         {"ChunkSizeLeadingZeros", chunked_post(" chunked", "0003\r\nabc\r\n000\r\n\r\n"), "abc", true},
         {"ChunkSizeUpperCaseHex", chunked_post(" chunked", "2A\r\n" + std::string(42, 'q') + "\r\n0\r\n\r\n"), std::string(42, 'q'), true},
         {"TrailersDiscarded", chunked_post(" chunked", chunk(kHidden) + "0\r\nX-Trailer: 1\r\nX-SSL-Client-DN: CN=admin\r\n\r\n"), kHidden, true},
+        // Trailers are discarded unread (SPEC), framing fields among them too: they end
+        // nothing and frame nothing, and the message ends at the trailer section's end.
+        {"ContentLengthTrailerDiscarded", chunked_post(" chunked", chunk(kHidden) + "0\r\nContent-Length: 0\r\n\r\n"), kHidden, true},
+        {"ContentLengthTrailersDiscarded", chunked_post(" chunked", chunk(kHidden) + "0\r\nContent-Length: 5\r\nX-Trailer: 1\r\nContent-Length: 7\r\n\r\n"), kHidden, true},
+        {"TransferEncodingTrailerDiscarded", chunked_post(" chunked", chunk(kHidden) + "0\r\nTransfer-Encoding: chunked\r\n\r\n"), kHidden, true},
+        {"TransferEncodingGzipTrailerDiscarded", chunked_post(" chunked", chunk(kHidden) + "0\r\nX-Trailer: 1\r\nTransfer-Encoding: gzip\r\n\r\n"), kHidden, true},
+        {"ConnectionTrailerDiscarded", chunked_post(" chunked", chunk(kHidden) + "0\r\nConnection: close, ,\r\n\r\n"), kHidden, true},
         {"ClWithSurroundingSpaces", length_post("  " + std::to_string(kHidden.size()) + "  ", kHidden), kHidden, false},
         {"ClLeadingZeros", length_post(" 000" + std::to_string(kHidden.size()), kHidden), kHidden, false},
         {"LeadingEmptyLines", "\r\n\r\n" + length_post(cl(kHidden.size()), kHidden), kHidden, false},

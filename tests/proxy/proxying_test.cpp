@@ -355,6 +355,34 @@ TEST_F(ProxyingTest, ChunkedResponseFromHttp10AppIs502AndItsConnectionIsNotReuse
     EXPECT_EQ(upstream->connection_count(), 2u);  // the faulty connection was dropped
 }
 
+TEST_F(ProxyingTest, FramingFieldsInAnAppsTrailersAreDiscardedAndTheConnectionIsReused) {
+    // Trailers are dropped unread, so a Content-Length or Transfer-Encoding among them frames
+    // nothing: the whole body reaches the client and the app connection stays in the pool.
+    upstream->set_handler([](const SeenRequest& seen, Reply& reply) {
+        if (seen.target == "/cl")
+            reply.raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        "5\r\nhello\r\n0\r\nContent-Length: 2\r\n\r\n";
+        if (seen.target == "/te")
+            reply.raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        "6\r\nworld!\r\n0\r\nX-T: 1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        if (reply.raw) reply.after_raw = Reply::AfterRaw::keep_open;
+    });
+    start();
+    TlsClient c(port(), good_client());
+    ASSERT_TRUE(c.connect()) << c.error();
+    for (const auto& [path, body] : {std::pair{"/cl", "hello"}, std::pair{"/te", "world!"},
+                                     std::pair{"/next", "ok\n"}}) {
+        ASSERT_TRUE(c.send(get_request(path))) << path;
+        auto r = c.read_response();
+        ASSERT_TRUE(r) << path;
+        EXPECT_EQ(r->status, 200) << path;
+        EXPECT_EQ(r->body, body) << path;
+        EXPECT_FALSE(r->header("X-T")) << path;
+    }
+    EXPECT_EQ(upstream->request_count(), 3u);
+    EXPECT_EQ(upstream->connection_count(), 1u);  // one app connection served all three
+}
+
 TEST_F(ProxyingTest, NoContent204And304HaveNoBodyAndKeepAliveWorks) {
     upstream->set_handler([](const SeenRequest& seen, Reply& reply) {
         if (seen.target == "/204") reply.status = 204;
