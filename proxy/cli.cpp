@@ -102,12 +102,17 @@ int usage_error(const std::string& message) {
     return 2;
 }
 
+std::string unexpected_argument(const std::string& argument) {
+    return "unexpected argument \"" + argument + "\"";
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
     if (argc < 2) return usage_error("missing command");
     std::string command = argv[1];
     if (command == "--help" || command == "-h" || command == "help") {
+        if (argc > 2) return usage_error(unexpected_argument(argv[2]));
         std::cout << kUsage;
         return 0;
     }
@@ -123,7 +128,12 @@ int run_cli(int argc, char** argv) {
                               "/etc/certgate/certgate.yaml)");
     po::variables_map vm;
     try {
-        po::store(po::command_line_parser(argc - 1, argv + 1).options(options).run(), vm);
+        const auto parsed = po::command_line_parser(argc - 1, argv + 1).options(options).run();
+        // No command takes a positional argument; Boost would drop one without a word, and a
+        // stray "check other.yaml" would then validate a different file than the one named.
+        const auto extra = po::collect_unrecognized(parsed.options, po::include_positional);
+        if (!extra.empty()) return usage_error(unexpected_argument(extra.front()));
+        po::store(parsed, vm);
         po::notify(vm);
     } catch (const po::error& e) {
         return usage_error(e.what());

@@ -120,6 +120,44 @@ TEST_F(CliTest, UnknownOptionIsAUsageError) {
         EXPECT_EQ(code, 2) << args[1] << "\n" << out;
     }
 }
+TEST_F(CliTest, StrayArgumentToCheckIsAUsageErrorNamingIt) {
+    const auto path = write(yaml());
+    auto [code, out] = certgate({"check", "other.yaml"}, {{"CERTGATE_CONFIG", path}});
+    EXPECT_EQ(code, 2) << out;
+    EXPECT_TRUE(contains(out, "certgate: unexpected argument \"other.yaml\"\n")) << out;
+    EXPECT_TRUE(contains(out, "usage: certgate <command>")) << out;
+    EXPECT_FALSE(contains(out, "configuration is usable")) << out;
+}
+TEST_F(CliTest, StrayArgumentAfterTheConfigOptionIsAUsageError) {
+    const auto path = write(yaml());
+    auto [code, out] = certgate({"check", "--config", path, "extra"});
+    EXPECT_EQ(code, 2) << out;
+    EXPECT_TRUE(contains(out, "unexpected argument \"extra\"")) << out;
+}
+TEST_F(CliTest, StrayArgumentToServeIsAUsageErrorAndServesNothing) {
+    const auto path = write(yaml());
+    auto [code, out] = certgate({"serve", "extra"}, {{"CERTGATE_CONFIG", path}}, 10s);
+    EXPECT_EQ(code, 2) << out;
+    EXPECT_TRUE(contains(out, "certgate: unexpected argument \"extra\"\n")) << out;
+    EXPECT_TRUE(contains(out, "usage: certgate <command>")) << out;
+}
+TEST_F(CliTest, StrayArgumentToVersionIsAUsageError) {
+    auto [code, out] = certgate({"version", "extra"});
+    EXPECT_EQ(code, 2) << out;
+    EXPECT_TRUE(contains(out, "certgate: unexpected argument \"extra\"\n")) << out;
+    EXPECT_TRUE(contains(out, "usage: certgate <command>")) << out;
+    EXPECT_FALSE(contains(out, "Boost 1.")) << out;
+}
+TEST_F(CliTest, ArgumentsAfterTheEndOfOptionsMarkerAreUsageErrors) {
+    auto [code, out] = certgate({"version", "--", "--help"});
+    EXPECT_EQ(code, 2) << out;
+    EXPECT_TRUE(contains(out, "unexpected argument \"--help\"")) << out;
+}
+TEST_F(CliTest, StrayArgumentAfterHelpIsAUsageError) {
+    auto [code, out] = certgate({"--help", "extra"});
+    EXPECT_EQ(code, 2) << out;
+    EXPECT_TRUE(contains(out, "unexpected argument \"extra\"")) << out;
+}
 
 // ---- check
 
