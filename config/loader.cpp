@@ -330,9 +330,9 @@ Config parse_config(const std::string& yaml_text, const std::string& display_nam
 }
 
 Config load_config(const std::string& path) {
+    // The whole file is at fault, not a key: its first position and no key path.
     const auto unreadable = [&](int error) {
-        return ConfigError({format_error(
-            Mark{path, 0, 0}, "", std::string("cannot read file: ") + std::strerror(error))});
+        return ConfigError({path + ":1:1: cannot read file: " + std::string(std::strerror(error))});
     };
     const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
                                                                &std::fclose);

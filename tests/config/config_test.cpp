@@ -408,7 +408,7 @@ TEST_F(LoadConfigFile, MissingFileIsReportedWithItsReason) {
     } catch (const ConfigError& error) {
         EXPECT_EQ(
             error.messages(),
-            std::vector<std::string>{path + ":0:0: : cannot read file: No such file or directory"});
+            std::vector<std::string>{path + ":1:1: cannot read file: No such file or directory"});
     }
 }
 
@@ -419,7 +419,7 @@ TEST_F(LoadConfigFile, DirectoryIsReportedAsUnreadable) {
     } catch (const ConfigError& error) {
         EXPECT_EQ(error.messages(),
                   std::vector<std::string>{directory_.string() +
-                                           ":0:0: : cannot read file: Is a directory"});
+                                           ":1:1: cannot read file: Is a directory"});
     }
 }
 

@@ -227,6 +227,12 @@ TEST_F(CliTest, CheckRefusesUnreadableCertificate) {
     text.replace(text.find(pki->server_crt), pki->server_crt.size(), "/nonexistent/server.crt");
     expect_located_error(text, "certificate:", "tls.certificate", 3, 16);
 }
+TEST_F(CliTest, CheckNamesAMissingConfigFileAtItsFirstPositionWithoutAKeyPath) {
+    const auto path = pki->dir.path() + "/absent.yaml";
+    auto [code, out] = check(path);
+    EXPECT_EQ(code, 1) << out;
+    EXPECT_TRUE(contains(out, path + ":1:1: cannot read file: No such file or directory\n")) << out;
+}
 TEST_F(CliTest, CheckRefusesCrlNotIssuedByTheClientCa) {
     auto crl = pki->dir.write("foreign.crl", make_crl_pem(make_ca("foreign CA"), {}));
     ConfigParts parts;
