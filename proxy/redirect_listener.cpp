@@ -32,6 +32,8 @@ net::awaitable<void> serve_redirect(beast::tcp_stream stream,
     stream.expires_after(snap->config.limits.header_timeout);
     int refusal = co_await read_plain_head(stream, in, head, *snap);
     if (refusal < 0) co_return;
+    // A Host that is no host name or address would make a Location that is no URL.
+    if (refusal == 0 && !policies::is_valid_host(*head.headers.get("Host"))) refusal = 400;
 
     ResponseHead response;
     response.status = refusal ? refusal : 308;

@@ -73,9 +73,8 @@ TEST_F(RedirectTest, HeadGets308And400WithoutABody) {
     EXPECT_EQ(upstream->request_count(), 0u);
 }
 
-// Disabled until serve_redirect (proxy/redirect_listener.cpp) answers 400 when
-// policies::is_valid_host refuses the Host; the policy is pinned in tests/policies.
-TEST_F(RedirectTest, DISABLED_InvalidHostGets400AndNoLocation) {
+// The Host rule itself is pinned in tests/policies/redirect_test.cpp.
+TEST_F(RedirectTest, InvalidHostGets400AndNoLocation) {
     start_with_redirect();
     for (const char* host : {"[::1", "localhost:abc", "localhost:", "-evil-"}) {
         auto out = plain_exchange(redirect_port,
