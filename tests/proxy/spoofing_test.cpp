@@ -113,8 +113,6 @@ TEST_F(SpoofingTest, SpoofedSuccessWithoutCertificateGetsNothingThrough) {
 // SPEC "Request sanitizing" 3, read safely: the app never sees a forwarding header a client
 // wrote (Django's USE_X_FORWARDED_HOST, Rack's X-Forwarded-Ssl would trust it), and a
 // disabled one is not sent at all rather than left as the client wrote it.
-class SpoofingForwardedTest : public ProxyTest {};
-
 // Folded as an app framework reads a name: any case, '_' as '-'.
 bool is_forwarding_header(std::string name) {
     for (auto& c : name)
@@ -128,15 +126,23 @@ constexpr const char* kClientForwarding =
     "x-forwarded-anything: 1\r\nX_Forwarded_Host: evil.example\r\nX-Real-IP: 10.9.9.9\r\n"
     "Forwarded: for=10.9.9.9;proto=http;host=evil.example\r\n";
 
+class SpoofingForwardedTest : public ProxyTest {
+protected:
+    // Starts certgate with `config_extra`, sends one GET carrying every kind of client
+    // forwarding header, and returns what the app received.
+    SeenRequest app_receives(const std::string& config_extra) {
+        ConfigParts parts;
+        parts.top_level_extra = config_extra;
+        start(parts);
+        auto r = https_request(port(), good_client(), get_request("/", kClientForwarding));
+        EXPECT_TRUE(r && r->status == 200);
+        EXPECT_TRUE(upstream->wait_for_requests(1));
+        return upstream->requests().at(0);
+    }
+};
+
 TEST_F(SpoofingForwardedTest, AppSeesOnlyCertgatesOwnForwardingHeaders) {
-    ConfigParts parts;
-    parts.top_level_extra = "identity:\n  allow_underscores_in_headers: true\n";
-    start(parts);
-    auto r = https_request(port(), good_client(), get_request("/", kClientForwarding));
-    ASSERT_TRUE(r);
-    EXPECT_EQ(r->status, 200);
-    ASSERT_TRUE(upstream->wait_for_requests(1));
-    const auto seen = upstream->requests()[0];
+    const auto seen = app_receives("identity:\n  allow_underscores_in_headers: true\n");
     std::vector<std::string> forwarding;
     for (const auto& [name, value] : seen.headers)
         if (is_forwarding_header(name)) forwarding.push_back(name + ": " + value);
@@ -147,29 +153,16 @@ TEST_F(SpoofingForwardedTest, AppSeesOnlyCertgatesOwnForwardingHeaders) {
 }
 
 TEST_F(SpoofingForwardedTest, DisabledForwardingHeadersAreNotSentAtAll) {
-    ConfigParts parts;
-    parts.top_level_extra =
+    const auto seen = app_receives(
         "identity:\n  allow_underscores_in_headers: true\n"
-        "forwarded:\n  x_forwarded_for: \"off\"\n  x_forwarded_proto: false\n  x_real_ip: false\n";
-    start(parts);
-    auto r = https_request(port(), good_client(), get_request("/", kClientForwarding));
-    ASSERT_TRUE(r);
-    EXPECT_EQ(r->status, 200);
-    ASSERT_TRUE(upstream->wait_for_requests(1));
-    const auto seen = upstream->requests()[0];
+        "forwarded:\n  x_forwarded_for: \"off\"\n  x_forwarded_proto: false\n  x_real_ip: false\n");
     for (const auto& [name, value] : seen.headers)
         EXPECT_FALSE(is_forwarding_header(name)) << name << ": " << value;
     EXPECT_EQ(count_header(seen.headers, "X-Request-Id"), 1u);
 }
 
 TEST_F(SpoofingForwardedTest, AppendModeStillChainsTheClientsForwardedFor) {
-    ConfigParts parts;
-    parts.top_level_extra = "forwarded:\n  x_forwarded_for: append\n";
-    start(parts);
-    auto r = https_request(port(), good_client(), get_request("/", kClientForwarding));
-    ASSERT_TRUE(r);
-    ASSERT_TRUE(upstream->wait_for_requests(1));
-    const auto seen = upstream->requests()[0];
+    const auto seen = app_receives("forwarded:\n  x_forwarded_for: append\n");
     EXPECT_EQ(count_header(seen.headers, "X-Forwarded-For"), 1u);
     EXPECT_EQ(seen.header("X-Forwarded-For"), "10.9.9.9, 127.0.0.1");
     EXPECT_FALSE(seen.header("X-Forwarded-Host"));
