@@ -159,7 +159,8 @@ net::awaitable<error_code> TlsStream::write(const std::array<net::const_buffer, 
     if (!ec && staged > 0) {
         // The answer waits for the rest of this turn of the event loop, so that the answers
         // of one turn leave back to back: a client process that serves many connections is
-        // woken once for all of them, not once each (BENCHMARKS.md, "Answers leave in a burst").
+        // woken once for all of them, not once each (BENCHMARKS.md, "Requests and answers leave
+        // in a burst").
         auto executor = socket_.get_executor();
         co_await net::post(executor, net::use_awaitable);
         ec = co_await write_all(stage.get(), staged);
