@@ -128,10 +128,14 @@ net::awaitable<void> ClientSession::run() {
         handshake_done_ = true;
         worker_.metrics().count_handshake(true);
         SSL* ssl = stream_.native_handle();
+        peer_leaf_.reset(SSL_get1_peer_certificate(ssl));
+        if (STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl)) peer_chain_.reset(X509_chain_up_ref(chain));
         set_identity(peer_verification(ssl));
         // Counted once per full handshake: a resumed session carries the old verdict.
         if (identity_.status == policies::ClientIdentity::Status::failed && !SSL_session_reused(ssl))
             worker_.metrics().count_verify_failure(identity_.failure_reason);
+        // From here on TLS 1.3 records are certgate's own (tls13_records.hpp).
+        stream_.offload();
         while (!closed_ && co_await serve_one()) {
             first_request_ = false;
             // Asked here rather than inside serve_one: while it waits, only this frame lives.
@@ -187,12 +191,11 @@ void ClientSession::release_idle_memory() {
 
 void ClientSession::set_identity(const PeerVerification& v) {
     identity_ = {};
+    verify_error_ = v.error;
     if (v.presented) {
-        SSL* ssl = stream_.native_handle();
         std::optional<std::string> failure;
         if (v.error != X509_V_OK) failure = X509_verify_cert_error_string(v.error);
-        identity_ = policies::describe_certificate(SSL_get0_peer_certificate(ssl),
-                                                   SSL_get_peer_cert_chain(ssl), failure,
+        identity_ = policies::describe_certificate(peer_leaf_.get(), peer_chain_.get(), failure,
                                                    snapshot_->identity_needs_encodings);
     }
     verify_value_ = policies::verify_header_value(identity_);
@@ -207,13 +210,18 @@ bool ClientSession::adopt_current_snapshot() {
         next->identity_needs_encodings != snapshot_->identity_needs_encodings;
     snapshot_ = std::move(next);
     if (!trust_changed) {
-        if (encodings_changed) set_identity(peer_verification(stream_.native_handle()));
+        if (encodings_changed) {
+            PeerVerification kept;
+            kept.presented = peer_leaf_ != nullptr;
+            kept.error = verify_error_;
+            set_identity(kept);
+        }
         return true;
     }
     const bool was_verified = identity_.status == policies::ClientIdentity::Status::verified;
     // Without client_ca, a new connection would not even be asked for a certificate.
     set_identity(snapshot_->config.tls.client_ca
-                     ? reverify_peer(stream_.native_handle(), snapshot_->tls)
+                     ? reverify_peer(peer_leaf_.get(), peer_chain_.get(), snapshot_->tls)
                      : PeerVerification{});
     return !(was_verified && identity_.status == policies::ClientIdentity::Status::failed);
 }
@@ -228,7 +236,6 @@ net::awaitable<void> ClientSession::close_connection() {
         // drops a session from the cache when its connection is freed without one.
         arm(std::chrono::milliseconds(1000));
         co_await stream_.shutdown();
-        SSL_set_shutdown(stream_.native_handle(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
     }
     // Lingering close: stop sending, then discard what the client still sends for a moment,
     // so that unread request bytes do not turn our last response into a connection reset.

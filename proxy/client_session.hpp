@@ -29,6 +29,8 @@ namespace certgate::proxy {
 
 class Worker;
 
+inline void free_chain(STACK_OF(X509) * chain) { sk_X509_pop_free(chain, X509_free); }
+
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
 public:
     ClientSession(Worker& worker, boost::asio::ip::tcp::socket socket);
@@ -108,6 +110,11 @@ private:
     Worker& worker_;
     std::shared_ptr<const Snapshot> snapshot_;
     TlsStream stream_;
+    // The client's certificate and the chain it sent after it, kept past the handshake (the
+    // SSL object is freed by offload) for a reload that re-judges or re-describes them.
+    std::unique_ptr<X509, decltype(&X509_free)> peer_leaf_{nullptr, X509_free};
+    std::unique_ptr<STACK_OF(X509), void (*)(STACK_OF(X509)*)> peer_chain_{nullptr, free_chain};
+    long verify_error_ = 0;  // X509_V_OK, or what the last judgement of them found
     // Armed when a request head is read off a drained socket: the wait for the next request
     // then costs no system call (read_latch.hpp).
     ReadLatch next_request_;

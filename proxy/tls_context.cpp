@@ -1,5 +1,7 @@
 #include "proxy/tls_context.hpp"
 
+#include "proxy/tls_stream.hpp"
+
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -231,6 +233,7 @@ TlsBuild build_tls_context(const config::Config& cfg) {
     SSL_CTX_set_read_ahead(c, 1);
     SSL_CTX_set_cipher_list(c, "ECDHE+AESGCM:ECDHE+CHACHA20");
     SSL_CTX_set_alpn_select_cb(c, select_http11, nullptr);
+    TlsStream::enable_offload(c);
 
     // Server certificate chain and key.
     std::string cert_pem = read_file(cfg.tls.certificate, errors);
@@ -371,9 +374,8 @@ PeerVerification peer_verification(SSL* ssl) {
     return v;
 }
 
-PeerVerification reverify_peer(SSL* ssl, const TlsBuild& trust) {
+PeerVerification reverify_peer(X509* leaf, STACK_OF(X509)* chain, const TlsBuild& trust) {
     PeerVerification v;
-    X509* leaf = SSL_get0_peer_certificate(ssl);
     v.presented = leaf != nullptr;
     if (!v.presented) return v;
     SSL_CTX* c = trust.context.get();
@@ -381,8 +383,7 @@ PeerVerification reverify_peer(SSL* ssl, const TlsBuild& trust) {
                                                                           X509_STORE_CTX_free);
     // Server side, the peer chain holds what the client sent after its leaf (kept in the
     // session, so a resumed connection has it too).
-    if (!store || X509_STORE_CTX_init(store.get(), SSL_CTX_get_cert_store(c), leaf,
-                                      SSL_get_peer_cert_chain(ssl)) != 1) {
+    if (!store || X509_STORE_CTX_init(store.get(), SSL_CTX_get_cert_store(c), leaf, chain) != 1) {
         ERR_clear_error();
         v.error = X509_V_ERR_UNSPECIFIED;
         return v;

@@ -51,7 +51,7 @@ PeerVerification peer_verification(SSL* ssl);
 // Verifies the client certificate chain `ssl` was given at its handshake again, against the
 // trust of `trust` (another build, after a reload), with the handshake's rules: verify depth,
 // CRLs for the whole chain, clientAuth purpose, security level.
-PeerVerification reverify_peer(SSL* ssl, const TlsBuild& trust);
+PeerVerification reverify_peer(X509* leaf, STACK_OF(X509)* chain, const TlsBuild& trust);
 
 // The first error the verify callback recorded during this handshake, X509_V_OK if none
 // (also when the handshake failed before any certificate was judged).
