@@ -630,6 +630,11 @@ bool TlsClient::connect() {
     ctx_ = SSL_CTX_new(TLS_client_method());
     SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);
     if (options_.max_version) SSL_CTX_set_max_proto_version(ctx_, options_.max_version);
+    if (!options_.ciphersuites.empty() &&
+        SSL_CTX_set_ciphersuites(ctx_, options_.ciphersuites.c_str()) != 1) {
+        error_ = "unknown ciphersuites " + options_.ciphersuites;
+        return false;
+    }
     if (!options_.groups.empty() && SSL_CTX_set1_groups_list(ctx_, options_.groups.c_str()) != 1) {
         error_ = "unknown groups " + options_.groups;
         return false;
@@ -779,6 +784,19 @@ std::optional<HttpResponse> https_request(std::uint16_t port, const ClientOption
 
 std::string get_request(const std::string& path, const std::string& extra_headers) {
     return "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n" + extra_headers + "\r\n";
+}
+
+std::string sha256_hex(std::string_view data) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_Digest(data.data(), data.size(), md, &n, EVP_sha256(), nullptr);
+    static const char digits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned int i = 0; i < n; ++i) {
+        out += digits[md[i] >> 4];
+        out += digits[md[i] & 15];
+    }
+    return out;
 }
 
 }  // namespace certgate::testing

@@ -214,6 +214,7 @@ struct ClientOptions {
     int min_version = 0;
     SSL_SESSION* session = nullptr;  // offer for resumption
     std::string groups;              // key exchange groups offered ("P-256"); empty: the default
+    std::string ciphersuites;        // TLS 1.3 suites offered; empty: the default
     std::chrono::milliseconds timeout = 10s;
     // Called once inside connect(), when the server's handshake flight has been read and
     // before the client sends its own: a hook to act "while the client is answering".
@@ -251,6 +252,9 @@ private:
     std::string error_;
     bool server_spoke_ = false;  // for options_.before_client_flight
 };
+
+// Lowercase hex SHA-256 of `data`.
+std::string sha256_hex(std::string_view data);
 
 // Connects, sends one request, reads one response (nullopt on handshake failure too).
 std::optional<HttpResponse> https_request(std::uint16_t port, const ClientOptions& options,
