@@ -31,6 +31,15 @@ constexpr std::size_t kMaxChunkHeaderBytes = 16 * 1024;
 // huge head, a CPU-throttled container, a paused VM): see ClientSession::watch.
 constexpr auto kStallGrace = std::chrono::milliseconds(100);
 
+static void append_der(std::string& out, X509* cert) {
+    const int size = i2d_X509(cert, nullptr);
+    if (size <= 0) return;
+    const std::size_t at = out.size();
+    out.resize(at + static_cast<std::size_t>(size));
+    auto* p = reinterpret_cast<unsigned char*>(out.data() + at);
+    if (i2d_X509(cert, &p) != size) out.resize(at);
+}
+
 ClientSession::ClientSession(Worker& worker, net::ip::tcp::socket socket)
     : worker_(worker),
       snapshot_(worker.snapshot()),
@@ -128,9 +137,14 @@ net::awaitable<void> ClientSession::run() {
         handshake_done_ = true;
         worker_.metrics().count_handshake(true);
         SSL* ssl = stream_.native_handle();
-        peer_leaf_.reset(SSL_get1_peer_certificate(ssl));
-        if (STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl)) peer_chain_.reset(X509_chain_up_ref(chain));
-        set_identity(peer_verification(ssl));
+        X509* leaf = SSL_get0_peer_certificate(ssl);
+        STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl);
+        if (leaf != nullptr) {
+            append_der(peer_der_, leaf);
+            for (int i = 0; chain != nullptr && i < sk_X509_num(chain); ++i)
+                append_der(peer_der_, sk_X509_value(chain, i));
+        }
+        set_identity(peer_verification(ssl), leaf, chain);
         // Counted once per full handshake: a resumed session carries the old verdict.
         if (identity_.status == policies::ClientIdentity::Status::failed && !SSL_session_reused(ssl))
             worker_.metrics().count_verify_failure(identity_.failure_reason);
@@ -189,13 +203,30 @@ void ClientSession::release_idle_memory() {
     std::string().swap(local_body_);
 }
 
-void ClientSession::set_identity(const PeerVerification& v) {
+PeerCertificates ClientSession::decode_peer() const {
+    PeerCertificates out;
+    const auto* p = reinterpret_cast<const unsigned char*>(peer_der_.data());
+    const auto* end = p + peer_der_.size();
+    out.leaf.reset(d2i_X509(nullptr, &p, end - p));
+    while (out.leaf && p < end) {
+        X509* next = d2i_X509(nullptr, &p, end - p);
+        if (next == nullptr) break;
+        if (!out.chain) out.chain.reset(sk_X509_new_null());
+        if (!out.chain || sk_X509_push(out.chain.get(), next) == 0) {
+            X509_free(next);
+            break;
+        }
+    }
+    return out;
+}
+
+void ClientSession::set_identity(const PeerVerification& v, X509* leaf, STACK_OF(X509) * chain) {
     identity_ = {};
     verify_error_ = v.error;
     if (v.presented) {
         std::optional<std::string> failure;
         if (v.error != X509_V_OK) failure = X509_verify_cert_error_string(v.error);
-        identity_ = policies::describe_certificate(peer_leaf_.get(), peer_chain_.get(), failure,
+        identity_ = policies::describe_certificate(leaf, chain, failure,
                                                    snapshot_->identity_needs_encodings);
     }
     verify_value_ = policies::verify_header_value(identity_);
@@ -211,18 +242,21 @@ bool ClientSession::adopt_current_snapshot() {
     snapshot_ = std::move(next);
     if (!trust_changed) {
         if (encodings_changed) {
+            const PeerCertificates peer = decode_peer();
             PeerVerification kept;
-            kept.presented = peer_leaf_ != nullptr;
+            kept.presented = peer.leaf != nullptr;
             kept.error = verify_error_;
-            set_identity(kept);
+            set_identity(kept, peer.leaf.get(), peer.chain.get());
         }
         return true;
     }
+    const PeerCertificates peer = decode_peer();
     const bool was_verified = identity_.status == policies::ClientIdentity::Status::verified;
     // Without client_ca, a new connection would not even be asked for a certificate.
     set_identity(snapshot_->config.tls.client_ca
-                     ? reverify_peer(peer_leaf_.get(), peer_chain_.get(), snapshot_->tls)
-                     : PeerVerification{});
+                     ? reverify_peer(peer.leaf.get(), peer.chain.get(), snapshot_->tls)
+                     : PeerVerification{},
+                 peer.leaf.get(), peer.chain.get());
     return !(was_verified && identity_.status == policies::ClientIdentity::Status::failed);
 }
 

@@ -31,6 +31,12 @@ class Worker;
 
 inline void free_chain(STACK_OF(X509) * chain) { sk_X509_pop_free(chain, X509_free); }
 
+// A client's certificate and the chain it sent after it (none: null).
+struct PeerCertificates {
+    std::unique_ptr<X509, decltype(&X509_free)> leaf{nullptr, X509_free};
+    std::unique_ptr<STACK_OF(X509), void (*)(STACK_OF(X509)*)> chain{nullptr, free_chain};
+};
+
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
 public:
     ClientSession(Worker& worker, boost::asio::ip::tcp::socket socket);
@@ -83,7 +89,8 @@ private:
     void disarm();
 
     boost::asio::awaitable<bool> serve_one();
-    void set_identity(const PeerVerification& v);
+    void set_identity(const PeerVerification& v, X509* leaf, STACK_OF(X509) * chain);
+    PeerCertificates decode_peer() const;
     // Moves the connection to the worker's current snapshot (after a reload). False when the
     // certificate it verified with no longer does under the new client trust.
     bool adopt_current_snapshot();
@@ -110,10 +117,10 @@ private:
     Worker& worker_;
     std::shared_ptr<const Snapshot> snapshot_;
     TlsStream stream_;
-    // The client's certificate and the chain it sent after it, kept past the handshake (the
-    // SSL object is freed by offload) for a reload that re-judges or re-describes them.
-    std::unique_ptr<X509, decltype(&X509_free)> peer_leaf_{nullptr, X509_free};
-    std::unique_ptr<STACK_OF(X509), void (*)(STACK_OF(X509)*)> peer_chain_{nullptr, free_chain};
+    // The client's certificate, then the chain it sent after it, as DER: kept past the
+    // handshake (the SSL object is freed by offload) for a reload that re-judges or
+    // re-describes them, ~0.5 KiB where the decoded objects take ~7 KiB.
+    std::string peer_der_;
     long verify_error_ = 0;  // X509_V_OK, or what the last judgement of them found
     // Armed when a request head is read off a drained socket: the wait for the next request
     // then costs no system call (read_latch.hpp).

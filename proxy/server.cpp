@@ -16,6 +16,7 @@
 #include "proxy/admin_listener.hpp"
 #include "proxy/file_watcher.hpp"
 #include "proxy/listen_socket.hpp"
+#include "proxy/session_cache.hpp"
 #include "proxy/worker.hpp"
 
 namespace certgate::proxy {
@@ -122,17 +123,16 @@ void Server::schedule_expiry_check() {
     });
 }
 
-// OpenSSL drops expired sessions only while new ones arrive: after a burst they would stay
-// resident until the next one. Swept here every minute, and the memory handed back.
+// Expired sessions are found only when a client offers one: after a burst they would stay
+// resident until then. Swept here every minute, and the memory handed back.
 void Server::schedule_session_sweep() {
     session_sweep_timer_.expires_after(std::chrono::minutes(1));
     session_sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
         if (ec) return;
         SSL_CTX* ctx = snapshot_->tls.context.get();
-        const long before = SSL_CTX_sess_number(ctx);
-        SSL_CTX_flush_sessions(ctx, static_cast<long>(std::time(nullptr)));
+        const std::size_t dropped = sweep_session_cache(ctx, std::time(nullptr));
 #ifdef __GLIBC__
-        if (SSL_CTX_sess_number(ctx) < before) ::malloc_trim(0);
+        if (dropped > 0) ::malloc_trim(0);
 #endif
         schedule_session_sweep();
     });

@@ -1,5 +1,6 @@
 #include "proxy/tls_context.hpp"
 
+#include "proxy/session_cache.hpp"
 #include "proxy/tls_stream.hpp"
 
 #include <openssl/err.h>
@@ -214,10 +215,9 @@ TlsBuild build_tls_context(const config::Config& cfg) {
     // result stored with it) stays in this context's cache, so a reload that builds a new
     // context never resumes sessions judged by the old CA or CRL set.
     SSL_CTX_set_num_tickets(c, 1);
-    SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
-    // Five minutes, as nginx and HAProxy default to; Server sweeps expired sessions every
-    // minute, so a burst's sessions (~20 KiB each with the client's certificate) do not stay.
-    SSL_CTX_sess_set_cache_size(c, 20480);
+    // Kept encoded, in certgate's own cache (session_cache.hpp). Five minutes, as nginx and
+    // HAProxy default to; Server sweeps expired sessions every minute.
+    install_session_cache(c);
     SSL_CTX_set_timeout(c, 300);
     // A random session id context per build as well: even a session that reached this
     // context some other way would not resume across a reload. (Ticket keys are random per
@@ -351,6 +351,19 @@ TlsBuild build_tls_context(const config::Config& cfg) {
 long recorded_verify_error(SSL* ssl) {
     void* recorded = SSL_get_ex_data(ssl, ssl_error_index());
     return recorded ? static_cast<long>(reinterpret_cast<intptr_t>(recorded)) : X509_V_OK;
+}
+
+long session_verdict(SSL* ssl, SSL_SESSION* session) {
+    if (void* stored = SSL_SESSION_get_ex_data(session, session_error_index()))
+        return static_cast<long>(reinterpret_cast<intptr_t>(stored)) - 1;  // resumed before
+    long error = recorded_verify_error(ssl);
+    if (error == X509_V_OK) error = SSL_get_verify_result(ssl);
+    return error;
+}
+
+void restore_session_verdict(SSL_SESSION* session, long verdict) {
+    SSL_SESSION_set_ex_data(session, session_error_index(),
+                            reinterpret_cast<void*>(static_cast<intptr_t>(verdict + 1)));
 }
 
 PeerVerification peer_verification(SSL* ssl) {

@@ -56,5 +56,9 @@ PeerVerification reverify_peer(X509* leaf, STACK_OF(X509)* chain, const TlsBuild
 // The first error the verify callback recorded during this handshake, X509_V_OK if none
 // (also when the handshake failed before any certificate was judged).
 long recorded_verify_error(SSL* ssl);
+// The verification verdict a session carries (X509_V_OK or an error), as peer_verification
+// would judge a connection resuming it; and the same put back on a session decoded again.
+long session_verdict(SSL* ssl, SSL_SESSION* session);
+void restore_session_verdict(SSL_SESSION* session, long verdict);
 
 }  // namespace certgate::proxy
