@@ -166,8 +166,6 @@ bool TlsStream::offload() {
          records_.start(SSL_CIPHER_get_protocol_id(cipher), capture->client, capture->server, 0,
                         sent) &&
          (sent == 0 || records_.sealed_by_us(flight.data() + last, at - last, sent - 1));
-    OPENSSL_cleanse(&capture->client, sizeof capture->client);
-    OPENSSL_cleanse(&capture->server, sizeof capture->server);
     if (!ok) {
         records_.reset();
         SSL_set_read_ahead(ssl_, 1);

@@ -6,6 +6,7 @@
 // stays on OpenSSL. Either way an idle connection holds no record buffer (release_buffers).
 #pragma once
 
+#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
 #include <array>
@@ -102,6 +103,10 @@ private:
     // log callback) and the bytes written by the last handshake step (the session ticket,
     // already under the new write key). Freed by offload().
     struct Capture {
+        ~Capture() {
+            OPENSSL_cleanse(&client, sizeof client);
+            OPENSSL_cleanse(&server, sizeof server);
+        }
         Tls13Records::Secret client;
         Tls13Records::Secret server;
         std::basic_string<unsigned char> last_flight;

@@ -9,17 +9,20 @@
 #include <openssl/ssl.h>
 
 #include <array>
+#include <memory>
 #include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "proxy/memory_tls.hpp"
 #include "support/test_pki.hpp"
 
 namespace certgate::proxy {
 namespace {
 
-using Bytes = std::basic_string<unsigned char>;
+using testing::Bytes;
+using testing::drain;
 using Span = std::span<const unsigned char>;
 
 Tls13Records::Secret g_client_secret;
@@ -37,19 +40,7 @@ void keylog(const SSL*, const char* line) {
         target->bytes[i] = static_cast<unsigned char>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
 }
 
-Bytes drain(BIO* bio) {
-    Bytes out;
-    unsigned char buf[4096];
-    int n = 0;
-    while ((n = BIO_read(bio, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
-    return out;
-}
-
-void feed(BIO* bio, const Bytes& bytes) {
-    if (bytes.empty()) return;
-    ASSERT_EQ(BIO_write(bio, bytes.data(), static_cast<int>(bytes.size())),
-              static_cast<int>(bytes.size()));
-}
+void feed(BIO* bio, const Bytes& bytes) { ASSERT_TRUE(testing::feed(bio, bytes)); }
 
 // Splits a byte stream into whole records.
 std::vector<Bytes> records_of(const Bytes& stream) {
@@ -90,30 +81,16 @@ protected:
         ASSERT_EQ(SSL_CTX_use_certificate(server_ctx_, server_cert.x509()), 1);
         ASSERT_EQ(SSL_CTX_use_PrivateKey(server_ctx_, server_cert.key()), 1);
         ASSERT_EQ(SSL_CTX_set_ciphersuites(client_ctx_, GetParam()), 1);
-        server_ = SSL_new(server_ctx_);
-        client_ = SSL_new(client_ctx_);
-        s_in_ = BIO_new(BIO_s_mem());
-        s_out_ = BIO_new(BIO_s_mem());
-        c_in_ = BIO_new(BIO_s_mem());
-        c_out_ = BIO_new(BIO_s_mem());
-        SSL_set_bio(server_, s_in_, s_out_);
-        SSL_set_bio(client_, c_in_, c_out_);
-        SSL_set_accept_state(server_);
-        SSL_set_connect_state(client_);
         g_client_secret = {};
         g_server_secret = {};
-
+        connection_ = std::make_unique<testing::MemoryConnection>(server_ctx_, client_ctx_);
+        server_ = connection_->server;
+        client_ = connection_->client;
+        c_in_ = connection_->c_in;
+        c_out_ = connection_->c_out;
         // The handshake, OpenSSL on both sides; the server's last step writes the ticket.
         Bytes last_server_step;
-        for (int round = 0; round < 10 && !(SSL_is_init_finished(server_) &&
-                                            SSL_is_init_finished(client_));
-             ++round) {
-            SSL_do_handshake(client_);
-            feed(s_in_, drain(c_out_));
-            SSL_do_handshake(server_);
-            last_server_step = drain(s_out_);
-            feed(c_in_, last_server_step);
-        }
+        ASSERT_TRUE(connection_->handshake(&last_server_step));
         ASSERT_TRUE(SSL_is_init_finished(server_));
         ASSERT_EQ(SSL_version(server_), TLS1_3_VERSION);
         const auto tickets = records_of(last_server_step);
@@ -126,8 +103,7 @@ protected:
     }
 
     void TearDown() override {
-        SSL_free(server_);
-        SSL_free(client_);
+        connection_.reset();
         SSL_CTX_free(server_ctx_);
         SSL_CTX_free(client_ctx_);
     }
@@ -171,10 +147,9 @@ protected:
 
     SSL_CTX* server_ctx_ = nullptr;
     SSL_CTX* client_ctx_ = nullptr;
+    std::unique_ptr<testing::MemoryConnection> connection_;
     SSL* server_ = nullptr;
     SSL* client_ = nullptr;
-    BIO* s_in_ = nullptr;
-    BIO* s_out_ = nullptr;
     BIO* c_in_ = nullptr;
     BIO* c_out_ = nullptr;
     Tls13Records records_;
