@@ -200,6 +200,8 @@ Tls13Records::Opened Tls13Records::open(unsigned char* record, std::size_t size,
     // (a change_cipher_spec or a plaintext alert is no longer allowed).
     if (record[0] != kApplicationData) return failed(RecordError::unexpected_message);
     if (size - kHeader > kMaxCipher) return failed(RecordError::record_overflow);
+    if (((std::size_t{record[3]} << 8) | record[4]) != size - kHeader)
+        return failed(RecordError::decode_error);
     if (size < kHeader + kTag + 1) return failed(RecordError::bad_record_mac);
     if (read_.seq == UINT64_MAX) return failed(RecordError::sequence_exhausted);
     EVP_CIPHER_CTX* ctx = context(read_, false);

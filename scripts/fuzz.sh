@@ -14,7 +14,7 @@ CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCERTGATE_FUZZ=ON -DCMAKE_BUILD_T
 cmake --build build-fuzz -j2
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-  targets=(request_sanitizer path csp cookies config http_request)
+  targets=(request_sanitizer path csp cookies config http_request tls_records)
 fi
 mkdir -p build-fuzz/findings
 status=0
