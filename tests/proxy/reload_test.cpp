@@ -23,15 +23,11 @@ const std::string kBySignal = "\"trigger\":\"signal\"";
 const std::string kByFile = "\"trigger\":\"file\"";
 
 std::string fingerprint(X509* cert) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    if (cert == nullptr || X509_digest(cert, EVP_sha256(), md, &n) != 1) return "none";
-    static const char digits[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < n; ++i) {
-        out += digits[md[i] >> 4];
-        out += digits[md[i] & 15];
-    }
+    unsigned char* der = nullptr;
+    const int size = cert ? i2d_X509(cert, &der) : 0;
+    if (size <= 0) return "none";
+    std::string out = sha256_hex(std::string_view(reinterpret_cast<char*>(der), static_cast<std::size_t>(size)));
+    OPENSSL_free(der);
     return out;
 }
 

@@ -4,7 +4,7 @@
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
-#include <atomic>
+#include <memory>
 #include <string>
 
 #include "proxy/proxy_fixture.hpp"
@@ -29,9 +29,17 @@ protected:
         if (content_type == SSL3_RT_HANDSHAKE && b[0] == 24) ++seen->key_updates;
         if (content_type == SSL3_RT_ALERT) seen->last_alert = b[1];
     }
-    static void observe(TlsClient& c, Seen& seen) {
-        SSL_set_msg_callback(c.ssl(), &TlsRecordsTest::watch);
-        SSL_set_msg_callback_arg(c.ssl(), &seen);
+    // A client connected with the good certificate, whose received KeyUpdates and alerts are
+    // counted in `seen`; null if the handshake failed.
+    std::unique_ptr<TlsClient> watched_client(Seen& seen) {
+        auto c = std::make_unique<TlsClient>(port(), good_client());
+        if (!c->connect()) {
+            ADD_FAILURE() << c->error();
+            return nullptr;
+        }
+        SSL_set_msg_callback(c->ssl(), &TlsRecordsTest::watch);
+        SSL_set_msg_callback_arg(c->ssl(), &seen);
+        return c;
     }
     void expect_ok(TlsClient& c, const std::string& path) {
         ASSERT_TRUE(c.send(get_request(path))) << path;
@@ -59,10 +67,10 @@ TEST_F(TlsRecordsTest, EverySuiteServesSeveralRequestsOnOneConnection) {
 
 TEST_F(TlsRecordsTest, KeyUpdateFromTheClientIsFollowedAndAnsweredWhenRequested) {
     start();
-    TlsClient c(port(), good_client());
-    ASSERT_TRUE(c.connect()) << c.error();
     Seen seen;
-    observe(c, seen);
+    auto client = watched_client(seen);
+    ASSERT_TRUE(client);
+    TlsClient& c = *client;
     expect_ok(c, "/before");
     EXPECT_EQ(seen.key_updates, 0);
     // Requested: the client's next write carries its KeyUpdate, and certgate must send one
@@ -100,10 +108,10 @@ TEST_F(TlsRecordsTest, RequestSplitIntoOneByteRecordsAndRequestsPackedIntoOneRec
 
 TEST_F(TlsRecordsTest, CorruptedRecordEndsTheConnectionWithBadRecordMacAndReachesNothing) {
     start();
-    TlsClient c(port(), good_client());
-    ASSERT_TRUE(c.connect()) << c.error();
     Seen seen;
-    observe(c, seen);
+    auto client = watched_client(seen);
+    ASSERT_TRUE(client);
+    TlsClient& c = *client;
     expect_ok(c, "/first");
     // A record that is not the client's: right header, garbage ciphertext.
     std::string bogus = {23, 3, 3, 0, 64};
@@ -121,10 +129,10 @@ TEST_F(TlsRecordsTest, CorruptedRecordEndsTheConnectionWithBadRecordMacAndReache
 
 TEST_F(TlsRecordsTest, RecordLongerThanTheProtocolAllowsIsRefusedWithRecordOverflow) {
     start();
-    TlsClient c(port(), good_client());
-    ASSERT_TRUE(c.connect()) << c.error();
     Seen seen;
-    observe(c, seen);
+    auto client = watched_client(seen);
+    ASSERT_TRUE(client);
+    TlsClient& c = *client;
     const std::string header = {23, 3, 3, 0x41, 0x01};  // 2^14 + 257 bytes announced
     ASSERT_EQ(::send(SSL_get_fd(c.ssl()), header.data(), header.size(), MSG_NOSIGNAL), 5);
     EXPECT_TRUE(c.wait_closed(5s));
