@@ -346,6 +346,28 @@ TEST_P(Tls13RecordsProtocolTest, ZeroLengthApplicationDataIsAllowed) {
     EXPECT_EQ(r.size, 0u);
 }
 
+TEST(Tls13RecordsKeyLimit, OwnKeyIsReplacedAfterTwoToThe24Records) {
+    Tls13Records::Secret a;
+    Tls13Records::Secret b;
+    a.size = b.size = 32;
+    a.bytes.fill(1);
+    b.bytes.fill(2);
+    Tls13Records records;
+    ASSERT_TRUE(records.start(0x1301, a, b, 0, Tls13Records::kRekeyAfter - 1));
+    EXPECT_FALSE(records.owes_key_update());
+    Bytes out(64, 0);
+    const Span none;
+    ASSERT_GT(records.seal(out.data(), std::span(&none, 1)), 0u);
+    EXPECT_TRUE(records.owes_key_update());  // the next record must be a KeyUpdate
+    ASSERT_GT(records.seal_key_update(out.data()), 0u);
+    EXPECT_FALSE(records.owes_key_update());  // a new key, counting from 0
+    // A suite certgate does not offer, or a secret of the wrong size, is refused.
+    Tls13Records other;
+    EXPECT_FALSE(other.start(0x1304, a, b, 0, 0));
+    EXPECT_FALSE(other.start(0x1302, a, b, 0, 0));  // SHA-384 wants 48-byte secrets
+    EXPECT_FALSE(other.started());
+}
+
 INSTANTIATE_TEST_SUITE_P(Suites, Tls13RecordsTest,
                          ::testing::Values("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
                                            "TLS_CHACHA20_POLY1305_SHA256"));
