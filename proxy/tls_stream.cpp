@@ -28,7 +28,8 @@ constexpr std::size_t kWriteDirect = BufferPool::kBlockSize / 2;
 // at most four records sealed per send.
 constexpr std::size_t kReadRoom = 2 * Tls13Records::kMaxRecord;
 constexpr std::size_t kSealedPerSend = 4;
-// The secrets a handshake reports are larger than this only if something is wrong.
+// What the handshake's last step writes (one session ticket, ~100 bytes) is far below this;
+// more is unexpected, and the connection then stays on OpenSSL.
 constexpr std::size_t kMaxLastFlight = 4096;
 
 int stream_index() {
