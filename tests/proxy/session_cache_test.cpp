@@ -109,6 +109,9 @@ TEST_F(SessionCacheTest, ResumesWithTheSameCertificateAndVerdictFromTheEncodedSe
     EXPECT_TRUE(second.presented);
     EXPECT_EQ(second.error, first.error);
     EXPECT_EQ(second_der, first_der);
+    // The resumed connection's new ticket is a second entry; the first stays valid until it
+    // expires (no early data, so a ticket need not be single-use), as with OpenSSL's cache.
+    EXPECT_EQ(session_cache_size(server_ctx_), 2u);
     EXPECT_EQ(first_der, client_cert_.der());
     // The resumed connection got a ticket of its own, which resumes too, verdict and all.
     PeerVerification third;
