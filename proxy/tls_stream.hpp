@@ -68,9 +68,9 @@ public:
     // kernel held no more bytes at that moment, so any later byte comes with a new readiness
     // edge (an EOF that came with those bytes does not: the next read reports it).
     bool drained() const { return drained_; }
-    // Frees OpenSSL's record buffers (~17 KiB each way) while the connection is idle; they are
-    // kept while it is busy, so a keep-alive exchange allocates none. A no-op when bytes of a
-    // record wait in them.
+    // Frees the record buffers (OpenSSL's ~17 KiB each way, or the offloaded stream's read and
+    // send buffers and cipher contexts) while the connection is idle; they are kept while it is
+    // busy, so a keep-alive exchange allocates none. A buffer holding bytes of a record stays.
     void release_buffers();
 
 private:
