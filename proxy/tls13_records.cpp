@@ -182,9 +182,10 @@ void Tls13Records::release_contexts() {
 }
 
 // RFC 8446 5.3: the 64-bit sequence number, big-endian and left-padded, XORed into the IV.
-void Tls13Records::nonce(const Direction& d, unsigned char out[12]) const {
-    std::memcpy(out, d.iv.data(), 12);
-    for (int i = 0; i < 8; ++i) out[4 + i] ^= static_cast<unsigned char>(d.seq >> (56 - 8 * i));
+void Tls13Records::nonce(const std::array<unsigned char, 12>& iv, std::uint64_t seq,
+                         unsigned char out[12]) {
+    std::memcpy(out, iv.data(), 12);
+    for (int i = 0; i < 8; ++i) out[4 + i] ^= static_cast<unsigned char>(seq >> (56 - 8 * i));
 }
 
 std::optional<std::size_t> Tls13Records::record_size(const unsigned char* in, std::size_t n) {
@@ -206,19 +207,10 @@ Tls13Records::Opened Tls13Records::open(unsigned char* record, std::size_t size,
     if (read_.seq == UINT64_MAX) return failed(RecordError::sequence_exhausted);
     EVP_CIPHER_CTX* ctx = context(read_, false);
     if (ctx == nullptr) return failed(RecordError::crypto_failure);
-    unsigned char iv[12];
-    nonce(read_, iv);
-    const std::size_t inner = size - kHeader - kTag;
-    unsigned char* tag = record + size - kTag;
-    int n = 0;
-    int tail = 0;
-    if (EVP_CipherInit_ex2(ctx, nullptr, nullptr, iv, 0, nullptr) != 1 ||
-        EVP_CipherUpdate(ctx, nullptr, &n, record, kHeader) != 1 ||
-        EVP_CipherUpdate(ctx, out, &n, record + kHeader, static_cast<int>(inner)) != 1 ||
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kTag, tag) != 1 ||
-        EVP_CipherFinal_ex(ctx, out + n, &tail) != 1)
+    if (!unseal(ctx, read_.iv, read_.seq, record, size, out))
         return failed(RecordError::bad_record_mac);
     ++read_.seq;
+    const std::size_t inner = size - kHeader - kTag;
     // TLSInnerPlaintext: content, then the real content type, then zero padding.
     std::size_t end = inner;
     while (end > 0 && out[end - 1] == 0) --end;
@@ -263,7 +255,7 @@ std::size_t Tls13Records::seal(unsigned char* out,
     out[3] = static_cast<unsigned char>(body >> 8);
     out[4] = static_cast<unsigned char>(body);
     unsigned char iv[12];
-    nonce(write_, iv);
+    nonce(write_.iv, write_.seq, iv);
     int n = 0;
     if (EVP_CipherInit_ex2(ctx, nullptr, nullptr, iv, 1, nullptr) != 1 ||
         EVP_CipherUpdate(ctx, nullptr, &n, out, kHeader) != 1)
@@ -303,27 +295,30 @@ bool Tls13Records::sealed_by_us(const unsigned char* record, std::size_t size, s
     if (size < kHeader + kTag + 1 || record[0] != kApplicationData) return false;
     EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
     if (ctx == nullptr) return false;
-    Direction probe;
-    probe.iv = write_.iv;
-    probe.seq = seq;
-    unsigned char iv[12];
-    nonce(probe, iv);
     std::basic_string<unsigned char> plain(size, 0);
-    std::array<unsigned char, kTag> tag{};
+    const bool ok = EVP_CipherInit_ex2(ctx, cipher_, write_.key.data(), nullptr, 0, nullptr) == 1 &&
+                    unseal(ctx, write_.iv, seq, record, size, plain.data());
+    EVP_CIPHER_CTX_free(ctx);
+    OPENSSL_cleanse(plain.data(), plain.size());
+    return ok;
+}
+
+// AEAD-opens a whole record (header as additional data, tag at the end) with a context keyed
+// for decryption, at sequence `seq`; `out` takes size - kHeader - kTag bytes.
+bool Tls13Records::unseal(EVP_CIPHER_CTX* ctx, const std::array<unsigned char, 12>& iv,
+                          std::uint64_t seq, const unsigned char* record, std::size_t size,
+                          unsigned char* out) {
+    unsigned char n_once[12];
+    nonce(iv, seq, n_once);
+    std::array<unsigned char, kTag> tag{};  // copied: `out` may overlap the record
     std::memcpy(tag.data(), record + size - kTag, kTag);
     int n = 0;
     int tail = 0;
-    const bool ok =
-        EVP_CipherInit_ex2(ctx, cipher_, write_.key.data(), iv, 0, nullptr) == 1 &&
-        EVP_CipherUpdate(ctx, nullptr, &n, record, kHeader) == 1 &&
-        EVP_CipherUpdate(ctx, plain.data(), &n, record + kHeader,
-                         static_cast<int>(size - kHeader - kTag)) == 1 &&
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kTag, tag.data()) == 1 &&
-        EVP_CipherFinal_ex(ctx, plain.data() + n, &tail) == 1;
-    EVP_CIPHER_CTX_free(ctx);
-    OPENSSL_cleanse(plain.data(), plain.size());
-    OPENSSL_cleanse(&probe, sizeof probe);
-    return ok;
+    return EVP_CipherInit_ex2(ctx, nullptr, nullptr, n_once, 0, nullptr) == 1 &&
+           EVP_CipherUpdate(ctx, nullptr, &n, record, kHeader) == 1 &&
+           EVP_CipherUpdate(ctx, out, &n, record + kHeader, static_cast<int>(size - kHeader - kTag)) == 1 &&
+           EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kTag, tag.data()) == 1 &&
+           EVP_CipherFinal_ex(ctx, out + n, &tail) == 1;
 }
 
 }  // namespace certgate::proxy

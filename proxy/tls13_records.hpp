@@ -113,7 +113,11 @@ private:
     bool derive(Direction& d);
     bool next_generation(Direction& d);
     EVP_CIPHER_CTX* context(Direction& d, bool encrypt);
-    void nonce(const Direction& d, unsigned char out[12]) const;
+    static void nonce(const std::array<unsigned char, 12>& iv, std::uint64_t seq,
+                      unsigned char out[12]);
+    static bool unseal(EVP_CIPHER_CTX* ctx, const std::array<unsigned char, 12>& iv,
+                       std::uint64_t seq, const unsigned char* record, std::size_t size,
+                       unsigned char* out);
 
     const EVP_CIPHER* cipher_ = nullptr;
     const EVP_MD* digest_ = nullptr;

@@ -37,25 +37,6 @@ int stream_index() {
     return index;
 }
 
-bool decode_hex(std::string_view hex, Tls13Records::Secret& out) {
-    out.size = 0;
-    if (hex.size() % 2 != 0 || hex.size() / 2 > out.bytes.size()) return false;
-    auto nibble = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-    };
-    for (std::size_t i = 0; i < hex.size(); i += 2) {
-        const int hi = nibble(hex[i]);
-        const int lo = nibble(hex[i + 1]);
-        if (hi < 0 || lo < 0) return false;
-        out.bytes[i / 2] = static_cast<unsigned char>(hi * 16 + lo);
-    }
-    out.size = hex.size() / 2;
-    return true;
-}
-
 // OpenSSL's error queue is per thread and other connections of this worker run between
 // our calls: each call starts with an empty queue, so that SSL_get_error reads our own.
 void begin_call() {
@@ -117,7 +98,12 @@ void TlsStream::on_keylog(const SSL* ssl, const char* line) {
         target = &self->capture_->server;
     else
         return;
-    decode_hex(text.substr(text.rfind(' ') + 1), *target);
+    // The secret is the line's last field, in hex.
+    std::size_t size = 0;
+    if (OPENSSL_hexstr2buf_ex(target->bytes.data(), target->bytes.size(), &size,
+                              line + text.rfind(' ') + 1, '\0') != 1)
+        size = 0;
+    target->size = size;
 }
 
 // Called by the socket BIO around each of its operations: notes how each read() ended, and
