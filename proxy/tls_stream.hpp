@@ -49,7 +49,6 @@ public:
     // object (read everything needed from native_handle() first). False, and nothing changes,
     // for TLS 1.2, or when the point where OpenSSL left the record sequence cannot be confirmed.
     bool offload();
-    bool offloaded() const { return ssl_ == nullptr && records_.started(); }
     boost::asio::awaitable<std::pair<error_code, std::size_t>> read_some(
         boost::asio::mutable_buffer buffer);
     // Like read_some, then goes on reading what has already arrived (several records, up to
