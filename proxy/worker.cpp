@@ -40,7 +40,9 @@ std::string RequestIdGenerator::next() {
 
 Worker::Worker(unsigned index, std::shared_ptr<const Snapshot> snapshot)
     : index_(index),
-      ioc_(std::make_unique<net::io_context>(1)),
+      // Only this worker's thread touches its sockets and timers; other threads reach it by
+      // post (scheduler, still locked). So the reactor's per-socket locks can go.
+      ioc_(std::make_unique<net::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO)),
       snapshot_(std::move(snapshot)),
       pool_(UpstreamPool::create(*ioc_, snapshot_->config.upstream)),
       log_("worker-" + std::to_string(index)),
