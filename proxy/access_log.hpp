@@ -49,8 +49,13 @@ public:
                const std::vector<std::pair<std::string_view, std::string>>& fields);
 
 private:
+    void append_time(std::chrono::system_clock::time_point tp);
+    void emit();
+
     std::shared_ptr<spdlog::logger> logger_;
     std::string line_;
+    std::int64_t second_ = INT64_MIN;  // of second_prefix_, in seconds since the epoch
+    std::string second_prefix_;
     bool unflushed_ = false;
 };
 
