@@ -10,7 +10,7 @@ FROM debian:bookworm-slim AS build
 LABEL io.certgate.stage=build
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       g++ cmake make pkg-config libboost1.81-dev libboost-program-options1.81-dev libssl-dev \
-      libyaml-cpp-dev libspdlog-dev libfmt-dev \
+      libyaml-cpp-dev libspdlog-dev libfmt-dev libgoogle-perftools-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./

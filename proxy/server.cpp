@@ -1,6 +1,5 @@
 #include "proxy/server.hpp"
 
-#include <malloc.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
 
@@ -14,6 +13,7 @@
 
 #include "proxy/access_log.hpp"
 #include "proxy/admin_listener.hpp"
+#include "proxy/allocator.hpp"
 #include "proxy/file_watcher.hpp"
 #include "proxy/listen_socket.hpp"
 #include "proxy/session_cache.hpp"
@@ -131,9 +131,7 @@ void Server::schedule_session_sweep() {
         if (ec) return;
         SSL_CTX* ctx = snapshot_->tls.context.get();
         const std::size_t dropped = sweep_session_cache(ctx, std::time(nullptr));
-#ifdef __GLIBC__
-        if (dropped > 0) ::malloc_trim(0);
-#endif
+        if (dropped > 0) release_free_memory();
         schedule_session_sweep();
     });
 }

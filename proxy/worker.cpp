@@ -1,6 +1,5 @@
 #include "proxy/worker.hpp"
 
-#include <malloc.h>
 #include <openssl/rand.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -9,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "proxy/allocator.hpp"
 #include "proxy/client_session.hpp"
 #include "proxy/listen_socket.hpp"
 
@@ -144,19 +144,17 @@ void Worker::session_ended(ClientSession* s) {
     release_memory_after_burst();
 }
 
-// glibc returns freed memory to the system only from the top of a heap: once a burst of
-// connections (tens of KiB each) is over, what they freed would stay resident for good.
-// After a burst of some size, it is handed back each time the open connections fall to
-// half of their last level, down to none: one malloc_trim per halving.
+// An allocator keeps what it was given back: once a burst of connections (tens of KiB each)
+// is over, what they freed would stay resident. After a burst of some size, it is handed
+// back to the system each time the open connections fall to half of their last level,
+// down to none: one release per halving.
 void Worker::release_memory_after_burst() {
     constexpr std::size_t kBurst = 128;
     if (peak_sessions_ >= kBurst) after_burst_ = true;
     if (!after_burst_ || sessions_.size() > peak_sessions_ / 2) return;
     peak_sessions_ = sessions_.size();
     after_burst_ = !sessions_.empty();
-#ifdef __GLIBC__
-    ::malloc_trim(0);
-#endif
+    release_free_memory();
 }
 
 net::awaitable<void> Worker::accept_loop() {

@@ -3,5 +3,5 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config ca-certificates openssl curl python3
   libboost1.81-dev libboost-program-options1.81-dev libssl-dev libyaml-cpp-dev
-  libspdlog-dev libfmt-dev libgtest-dev python3-prometheus-client)
+  libspdlog-dev libfmt-dev libgoogle-perftools-dev libgtest-dev python3-prometheus-client)
 "$(dirname "$0")/install-packages.sh" "${packages[@]}"
