@@ -42,8 +42,8 @@ RequestLogEntry entry(system_clock::time_point t) {
 std::vector<std::string> times_in(const std::string& text) {
     std::vector<std::string> out;
     const std::string key = "{\"time\":\"";
-    for (std::size_t at = text.find(key); at != std::string::npos; at = text.find(key, at + 1))
-        out.push_back(text.substr(at + key.size(), 24));
+    for (std::size_t pos = text.find(key); pos != std::string::npos; pos = text.find(key, pos + 1))
+        out.push_back(text.substr(pos + key.size(), 24));
     return out;
 }
 
