@@ -57,11 +57,13 @@ bool hmac(const EVP_MD* md, const unsigned char* key, std::size_t key_size,
     if (c == nullptr) return false;
     unsigned int n = 0;
     for (std::size_t i = 0; i < block; ++i) pad[i] = (i < key_size ? key[i] : 0) ^ 0x36;
-    bool ok = EVP_DigestInit_ex2(c, md, nullptr) == 1 && EVP_DigestUpdate(c, pad.data(), block) == 1 &&
-              EVP_DigestUpdate(c, message, size) == 1 && EVP_DigestFinal_ex(c, inner.data(), &n) == 1;
+    bool ok =
+        EVP_DigestInit_ex2(c, md, nullptr) == 1 && EVP_DigestUpdate(c, pad.data(), block) == 1 &&
+        EVP_DigestUpdate(c, message, size) == 1 && EVP_DigestFinal_ex(c, inner.data(), &n) == 1;
     for (std::size_t i = 0; i < block; ++i) pad[i] = (i < key_size ? key[i] : 0) ^ 0x5c;
-    ok = ok && EVP_DigestInit_ex2(c, md, nullptr) == 1 && EVP_DigestUpdate(c, pad.data(), block) == 1 &&
-         EVP_DigestUpdate(c, inner.data(), n) == 1 && EVP_DigestFinal_ex(c, out, &n) == 1;
+    ok = ok && EVP_DigestInit_ex2(c, md, nullptr) == 1 &&
+         EVP_DigestUpdate(c, pad.data(), block) == 1 && EVP_DigestUpdate(c, inner.data(), n) == 1 &&
+         EVP_DigestFinal_ex(c, out, &n) == 1;
     EVP_MD_CTX_free(c);
     OPENSSL_cleanse(pad.data(), pad.size());
     OPENSSL_cleanse(inner.data(), inner.size());
@@ -263,7 +265,8 @@ std::size_t Tls13Records::seal(unsigned char* out,
     unsigned char* p = out + kHeader;
     for (const auto& piece : pieces) {
         if (piece.empty()) continue;
-        if (EVP_CipherUpdate(ctx, p, &n, piece.data(), static_cast<int>(piece.size())) != 1) return 0;
+        if (EVP_CipherUpdate(ctx, p, &n, piece.data(), static_cast<int>(piece.size())) != 1)
+            return 0;
         p += n;
     }
     if (EVP_CipherUpdate(ctx, p, &n, &type, 1) != 1) return 0;
@@ -316,7 +319,8 @@ bool Tls13Records::unseal(EVP_CIPHER_CTX* ctx, const std::array<unsigned char, 1
     int tail = 0;
     return EVP_CipherInit_ex2(ctx, nullptr, nullptr, n_once, 0, nullptr) == 1 &&
            EVP_CipherUpdate(ctx, nullptr, &n, record, kHeader) == 1 &&
-           EVP_CipherUpdate(ctx, out, &n, record + kHeader, static_cast<int>(size - kHeader - kTag)) == 1 &&
+           EVP_CipherUpdate(ctx, out, &n, record + kHeader,
+                            static_cast<int>(size - kHeader - kTag)) == 1 &&
            EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kTag, tag.data()) == 1 &&
            EVP_CipherFinal_ex(ctx, out + n, &tail) == 1;
 }

@@ -212,7 +212,8 @@ net::awaitable<error_code> TlsStream::handshake() {
     }
 }
 
-net::awaitable<std::pair<error_code, std::size_t>> TlsStream::read_some(net::mutable_buffer buffer) {
+net::awaitable<std::pair<error_code, std::size_t>> TlsStream::read_some(
+    net::mutable_buffer buffer) {
     if (ssl_ == nullptr) {
         for (;;) {
             const Step step = read_step(buffer);
@@ -439,12 +440,13 @@ net::awaitable<error_code> TlsStream::send_all(const unsigned char* data, std::s
 
 // Seals the pieces into records of up to 16 KiB straight from the caller's memory (a record
 // may gather several pieces), four records to a send.
-net::awaitable<error_code> TlsStream::write_records(const std::array<net::const_buffer, 4>& buffers) {
+net::awaitable<error_code> TlsStream::write_records(
+    const std::array<net::const_buffer, 4>& buffers) {
     if (write_failed_) co_return net::error::broken_pipe;
     std::size_t total = 0;
     for (const auto& b : buffers) total += b.size();
-    const std::size_t records = std::min((total + Tls13Records::kMaxPlain - 1) / Tls13Records::kMaxPlain,
-                                         kSealedPerSend);
+    const std::size_t records =
+        std::min((total + Tls13Records::kMaxPlain - 1) / Tls13Records::kMaxPlain, kSealedPerSend);
     const std::size_t need = std::min(total, kSealedPerSend * Tls13Records::kMaxPlain) +
                              (records + 1) * Tls13Records::kSealOverhead + 8;  // + a KeyUpdate
     if (tx_capacity_ < need) {

@@ -56,7 +56,8 @@ public:
     boost::asio::awaitable<std::pair<error_code, std::size_t>> read_available(
         boost::asio::mutable_buffer buffer);
     // Writes every byte of `buffers`; pieces smaller than a record are sent together.
-    boost::asio::awaitable<error_code> write(const std::array<boost::asio::const_buffer, 4>& buffers);
+    boost::asio::awaitable<error_code> write(
+        const std::array<boost::asio::const_buffer, 4>& buffers);
     // Sends close_notify (does not wait for the peer's).
     boost::asio::awaitable<void> shutdown();
     // Bytes of a record are waiting inside the stream: a read may not block.

@@ -66,9 +66,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 opened = server.open(record.data(), record.size(), out.data());
                 CERTGATE_FUZZ_CHECK(opened.kind == Tls13Records::Opened::Kind::data,
                                     opened.error.message());
-                CERTGATE_FUZZ_CHECK(opened.size == content.size() &&
-                                        std::memcmp(out.data(), content.data(), content.size()) == 0,
-                                    "content");
+                CERTGATE_FUZZ_CHECK(
+                    opened.size == content.size() &&
+                        std::memcmp(out.data(), content.data(), content.size()) == 0,
+                    "content");
                 continue;
             }
             case 1: {  // any inner content type and content: opens or fails, never crashes
@@ -82,7 +83,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 // A KeyUpdate the server followed must be followed by the peer too.
                 const auto body = content.subspan(1);
                 if (opened.kind == Tls13Records::Opened::Kind::control && content[0] == 22) {
-                    CERTGATE_FUZZ_CHECK(body.size() == 5 && body[0] == 24, "control that is not a KeyUpdate");
+                    CERTGATE_FUZZ_CHECK(body.size() == 5 && body[0] == 24,
+                                        "control that is not a KeyUpdate");
                     Bytes scratch(64, 0);
                     // The peer's own update moves its write key as the server's read key moved.
                     peer.seal_key_update(scratch.data());
@@ -100,7 +102,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 record[where] ^= static_cast<unsigned char>(1 + (op >> 3) % 255);
                 out.resize(record.size());
                 opened = server.open(record.data(), record.size(), out.data());
-                CERTGATE_FUZZ_CHECK(opened.kind == Tls13Records::Opened::Kind::failed, "changed record opened");
+                CERTGATE_FUZZ_CHECK(opened.kind == Tls13Records::Opened::Kind::failed,
+                                    "changed record opened");
                 return 0;
             }
             case 3: {  // raw bytes as a record
@@ -110,7 +113,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 if (!need || *need == 0 || *need > record.size()) continue;
                 out.resize(*need);
                 opened = server.open(record.data(), *need, out.data());
-                CERTGATE_FUZZ_CHECK(opened.kind == Tls13Records::Opened::Kind::failed, "forged record opened");
+                CERTGATE_FUZZ_CHECK(opened.kind == Tls13Records::Opened::Kind::failed,
+                                    "forged record opened");
                 return 0;
             }
             case 4: {  // the peer's KeyUpdate: the server follows it; data still opens after

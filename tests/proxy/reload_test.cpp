@@ -26,7 +26,8 @@ std::string fingerprint(X509* cert) {
     unsigned char* der = nullptr;
     const int size = cert ? i2d_X509(cert, &der) : 0;
     if (size <= 0) return "none";
-    std::string out = sha256_hex(std::string_view(reinterpret_cast<char*>(der), static_cast<std::size_t>(size)));
+    std::string out =
+        sha256_hex(std::string_view(reinterpret_cast<char*>(der), static_cast<std::size_t>(size)));
     OPENSSL_free(der);
     return out;
 }

@@ -197,7 +197,8 @@ TEST_P(Tls13RecordsTest, FullSizeRecordsBothWaysAndOneRecordGatheredFromPieces) 
 TEST_P(Tls13RecordsTest, OpensInPlace) {
     client_writes("in place");
     Bytes record = records_of(from_client()).at(0);
-    const auto r = records_.open(record.data(), record.size(), record.data() + Tls13Records::kHeader);
+    const auto r =
+        records_.open(record.data(), record.size(), record.data() + Tls13Records::kHeader);
     ASSERT_EQ(r.kind, Tls13Records::Opened::Kind::data);
     EXPECT_EQ(std::string(reinterpret_cast<const char*>(record.data()) + 5, r.size), "in place");
 }
@@ -372,7 +373,8 @@ INSTANTIATE_TEST_SUITE_P(Suites, Tls13RecordsTest,
                          ::testing::Values("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
                                            "TLS_CHACHA20_POLY1305_SHA256"));
 INSTANTIATE_TEST_SUITE_P(Suites, Tls13RecordsProtocolTest,
-                         ::testing::Values("TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256"));
+                         ::testing::Values("TLS_AES_128_GCM_SHA256",
+                                           "TLS_CHACHA20_POLY1305_SHA256"));
 
 }  // namespace
 }  // namespace certgate::proxy

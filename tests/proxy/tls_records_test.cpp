@@ -58,7 +58,8 @@ TEST_F(TlsRecordsTest, EverySuiteServesSeveralRequestsOnOneConnection) {
         TlsClient c(port(), o);
         ASSERT_TRUE(c.connect()) << suite << ": " << c.error();
         EXPECT_STREQ(SSL_CIPHER_standard_name(SSL_get_current_cipher(c.ssl())), suite);
-        for (int i = 0; i < 3; ++i) expect_ok(c, "/" + std::string(suite) + "/" + std::to_string(i));
+        for (int i = 0; i < 3; ++i)
+            expect_ok(c, "/" + std::string(suite) + "/" + std::to_string(i));
     }
     ASSERT_TRUE(upstream->wait_for_requests(9));
     for (const auto& seen : upstream->requests())
